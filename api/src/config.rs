@@ -1,0 +1,252 @@
+//! Configuration: defaults, then an optional TOML file, then `OUTPOST_*`
+//! environment variables (nested keys with `__`, e.g.
+//! `OUTPOST_SESSION__IDLE_TTL_SECS`).
+//!
+//! Connection URLs can hold passwords, so `Debug` and the printed
+//! configuration show them redacted.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Everything the server reads at start-up.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded SQLite database (used when `database_url`
+    /// is unset).
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; unset means a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Largest database connection pool (Postgres; SQLite always uses one
+    /// connection so writes never contend for the file lock).
+    pub database_max_connections: u32,
+    /// `redis://…`; unset means an in-process cache stands in for Redis
+    /// (a single server instance only).
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key this instance writes, so deployments (and
+    /// tests) can share one Redis without colliding.
+    pub redis_key_prefix: String,
+    /// Milliseconds a Redis command may take before the server falls back.
+    pub redis_timeout_ms: u64,
+    /// `text` for people, `json` for log shippers.
+    pub log_format: LogFormat,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Login session lifetimes.
+    pub session: SessionConfig,
+    /// Login rate limits.
+    pub login_limits: LoginLimits,
+    /// argon2id cost for password hashes.
+    pub password_hashing: PasswordHashing,
+}
+
+/// Text or JSON logs.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How long a login lasts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionConfig {
+    /// A session unused for this long expires (sliding). Long enough for a
+    /// 12-hour night round offline, with margin.
+    pub idle_ttl_secs: u64,
+    /// A session expires this long after login, however active.
+    pub absolute_ttl_secs: u64,
+    /// How often an active session's last use is written to the database.
+    pub touch_interval_secs: u64,
+}
+
+/// Brute-force protection for `POST /v1/auth/login`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoginLimits {
+    /// Failed logins allowed per account within the window.
+    pub account_failures: u64,
+    /// Window for the per-account count, in seconds.
+    pub account_window_secs: u64,
+    /// Login attempts allowed per client address within the window.
+    pub address_attempts: u64,
+    /// Window for the per-address count, in seconds.
+    pub address_window_secs: u64,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy
+    /// you control, which sets it).
+    pub trust_forwarded_for: bool,
+}
+
+/// argon2id parameters (OWASP's recommended minimum by default).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PasswordHashing {
+    /// Memory cost in KiB.
+    pub memory_kib: u32,
+    /// Number of passes.
+    pub iterations: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("outpost-data"),
+            database_url: None,
+            database_max_connections: 16,
+            redis_url: None,
+            redis_key_prefix: "outpost:".into(),
+            redis_timeout_ms: 500,
+            log_format: LogFormat::Text,
+            max_body_bytes: 4 * 1024 * 1024,
+            session: SessionConfig {
+                idle_ttl_secs: 7 * 24 * 3600,
+                absolute_ttl_secs: 30 * 24 * 3600,
+                touch_interval_secs: 300,
+            },
+            login_limits: LoginLimits {
+                account_failures: 10,
+                account_window_secs: 15 * 60,
+                address_attempts: 60,
+                address_window_secs: 60,
+                trust_forwarded_for: false,
+            },
+            password_hashing: PasswordHashing {
+                memory_kib: 19 * 1024,
+                iterations: 2,
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `OUTPOST_CONFIG`) if given, then the
+    /// `OUTPOST_*` environment.
+    pub fn load(file: Option<PathBuf>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let file = file.or_else(|| std::env::var_os("OUTPOST_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::prefixed("OUTPOST_").split("__").ignore(&["config"]))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database URL in force: the configured one, or the embedded SQLite
+    /// file.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("outpost.db").display()
+            ),
+        }
+    }
+
+    /// The configuration as TOML with every secret redacted, for
+    /// `outpost config` and start-up logs.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = Some(redact_url(&self.effective_database_url()));
+        shown.redis_url = self.redis_url.as_deref().map(redact_url);
+        toml_string(&shown)
+    }
+}
+
+fn toml_string(config: &Config) -> String {
+    // figment already depends on `toml`; going through serde_json keeps us
+    // from adding a second serializer just for this command.
+    let value = serde_json::to_value(config).unwrap_or_default();
+    let mut out = String::new();
+    write_toml(&mut out, "", &value);
+    out
+}
+
+fn write_toml(out: &mut String, section: &str, value: &serde_json::Value) {
+    let Some(map) = value.as_object() else { return };
+    for (key, value) in map.iter().filter(|(_, v)| !v.is_object()) {
+        if !value.is_null() {
+            out.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    for (key, value) in map.iter().filter(|(_, v)| v.is_object()) {
+        let name = if section.is_empty() {
+            key.clone()
+        } else {
+            format!("{section}.{key}")
+        };
+        out.push_str(&format!("\n[{name}]\n"));
+        write_toml(out, &name, value);
+    }
+}
+
+/// Replaces the password of a `scheme://user:password@host/…` URL with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let Some(at) = rest.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &rest[..at];
+    let redacted = match userinfo.find(':') {
+        Some(colon) => format!("{}:***", &userinfo[..colon]),
+        // A lone userinfo is a password for Redis (`redis://secret@host`).
+        None => "***".to_owned(),
+    };
+    format!("{}{}{}", &url[..scheme_end + 3], redacted, &rest[at..])
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("session", &self.session)
+            .field("login_limits", &self.login_limits)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://outpost:s3cret@db:5432/outpost"),
+            "postgres://outpost:***@db:5432/outpost"
+        );
+        assert_eq!(
+            redact_url("redis://s3cret@cache:6379"),
+            "redis://***@cache:6379"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        let config = Config {
+            database_url: Some("postgres://u:hunter2@h/db".into()),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!config.redacted_toml().contains("hunter2"));
+    }
+}

@@ -1,0 +1,103 @@
+//! Registered devices, and revoking a lost one.
+
+use chrono::{DateTime, Utc};
+use outpost_entity::device;
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    security::{self, Credentials},
+};
+use crate::{caller::RequestMeta, error::ApiResult, service::devices, state::AppState};
+
+/// A registered phone or tablet.
+#[derive(Object)]
+pub struct DeviceView {
+    /// The device's own id.
+    pub id: Uuid,
+    /// The user it is registered to.
+    pub user_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its platform.
+    pub platform: Option<String>,
+    /// Set when revoked; it can no longer sign in.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// When it was last used (to within a few minutes).
+    pub last_seen_at: DateTime<Utc>,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<device::Model> for DeviceView {
+    fn from(m: device::Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            name: m.name,
+            platform: m.platform,
+            revoked_at: m.revoked_at,
+            last_seen_at: m.last_seen_at,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Devices, as one page.
+#[derive(Object)]
+pub struct DeviceList {
+    /// Most recently seen first.
+    pub items: Vec<DeviceView>,
+}
+
+/// Registered devices.
+pub struct DevicesApi;
+
+#[OpenApi(tag = "ApiTags::Devices")]
+impl DevicesApi {
+    /// List devices: all of the organisation's for admins and managers (and
+    /// API keys with `devices:read`), otherwise the caller's own.
+    #[oai(path = "/v1/devices", method = "get", operation_id = "list_devices")]
+    async fn list(&self, state: Data<&AppState>, auth: Credentials) -> ApiResult<Json<DeviceList>> {
+        let caller = security::caller(&state, &auth).await?;
+        let items = devices::list(&state, &caller).await?;
+        Ok(Json(DeviceList {
+            items: items.into_iter().map(DeviceView::from).collect(),
+        }))
+    }
+
+    /// Get one device.
+    #[oai(path = "/v1/devices/:id", method = "get", operation_id = "get_device")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<DeviceView>> {
+        let caller = security::caller(&state, &auth).await?;
+        Ok(Json(devices::get(&state.db, &caller, id.0).await?.into()))
+    }
+
+    /// Revoke a device (a lost phone): every session on it ends at once, on
+    /// every server instance, and it cannot sign in again. Anyone may revoke
+    /// their own; admins and managers any.
+    #[oai(
+        path = "/v1/devices/:id/revoke",
+        method = "post",
+        operation_id = "revoke_device"
+    )]
+    async fn revoke(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<DeviceView>> {
+        let caller = security::caller(&state, &auth).await?;
+        Ok(Json(
+            devices::revoke(&state, &caller, &meta, id.0).await?.into(),
+        ))
+    }
+}

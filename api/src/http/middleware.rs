@@ -1,0 +1,160 @@
+//! What wraps every request: a request id, the client address, a body size
+//! limit, problem bodies for the framework's errors, logs and metrics.
+
+use std::{net::IpAddr, time::Instant};
+
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    http::{HeaderValue, Method, StatusCode},
+    web::RemoteAddr,
+};
+use tracing::Instrument;
+
+use crate::{
+    caller::RequestMeta,
+    error::{Problem, problem_from_poem_error, problem_response},
+    state::AppState,
+};
+
+/// The request id header, read from the client when valid and always sent
+/// back.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The middleware; see the module docs.
+pub struct Observe {
+    state: AppState,
+}
+
+impl Observe {
+    /// Wraps endpoints with `state`'s limits and metrics.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Observe {
+    type Output = ObserveEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ObserveEndpoint {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// The endpoint `Observe` makes.
+pub struct ObserveEndpoint<E> {
+    inner: E,
+    state: AppState,
+}
+
+fn request_id(req: &Request) -> String {
+    // A client's id is kept when it is short and plain, so devices can
+    // correlate their logs with ours; anything else is replaced.
+    req.headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .filter(|v| {
+            v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+fn client_ip(req: &Request, trust_forwarded_for: bool) -> IpAddr {
+    if trust_forwarded_for {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    match req.remote_addr() {
+        RemoteAddr(poem::Addr::SocketAddr(addr)) => addr.ip(),
+        _ => IpAddr::from([127, 0, 0, 1]),
+    }
+}
+
+fn too_large(max: usize) -> Response {
+    problem_response(Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body exceeds {max} bytes"),
+    ))
+}
+
+impl<E: Endpoint> ObserveEndpoint<E> {
+    async fn handle(&self, mut req: Request) -> Response {
+        let max = self.state.config.max_body_bytes;
+        let declared = req
+            .headers()
+            .get(poem::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|len| len > max) {
+            return too_large(max);
+        }
+        if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+            // A chunked body has no length to check up front: read it with
+            // the limit, so no client can make the server buffer more.
+            match req.take_body().into_bytes_limit(max).await {
+                Ok(bytes) => req.set_body(bytes),
+                Err(poem::error::ReadBodyError::PayloadTooLarge) => return too_large(max),
+                Err(err) => return problem_from_poem_error(err.into()),
+            }
+        }
+        match self.inner.call(req).await {
+            Ok(output) => output.into_response(),
+            Err(err) => problem_from_poem_error(err),
+        }
+    }
+}
+
+impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let started = Instant::now();
+        let meta = RequestMeta {
+            request_id: request_id(&req),
+            client_ip: client_ip(&req, self.state.config.login_limits.trust_forwarded_for),
+        };
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let span = tracing::info_span!("request", request_id = %meta.request_id, %method, %path);
+        let request_id = meta.request_id.clone();
+        req.extensions_mut().insert(meta);
+
+        let mut response = self.handle(req).instrument(span.clone()).await;
+
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        let status = response.status();
+        let elapsed = started.elapsed();
+        let metrics = &self.state.metrics;
+        metrics
+            .requests
+            .with_label_values(&[method.as_str(), status.as_str()])
+            .inc();
+        metrics
+            .latency
+            .with_label_values(&[method.as_str()])
+            .observe(elapsed.as_secs_f64());
+        span.in_scope(|| {
+            tracing::info!(
+                status = status.as_u16(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "answered"
+            );
+        });
+        Ok(response)
+    }
+}

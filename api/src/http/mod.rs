@@ -1,0 +1,108 @@
+//! The HTTP surface: one file per resource, each an `#[OpenApi]` impl that
+//! checks permissions and calls a service.
+
+pub mod api_keys;
+pub mod auth;
+pub mod devices;
+pub mod me;
+pub mod middleware;
+pub mod organisation;
+pub mod security;
+pub mod sites;
+pub mod system;
+pub mod users;
+
+use poem::{EndpointExt, Route, get, handler, middleware::CatchPanic, web::Data};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::{
+    error::{Problem, problem_response},
+    state::AppState,
+};
+
+/// The tags that group operations in the spec.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Sign in and out.
+    Auth,
+    /// Who the caller is.
+    Me,
+    /// The caller's organisation.
+    Organisation,
+    /// Sites: day centres, hostels, shelters, teams, vans.
+    Sites,
+    /// Staff accounts.
+    Users,
+    /// Registered devices.
+    Devices,
+    /// Integrators' API keys.
+    ApiKeys,
+    /// Health and readiness.
+    System,
+}
+
+/// Every API of the server, in spec order.
+pub type OutpostApi = (
+    auth::AuthApi,
+    me::MeApi,
+    organisation::OrganisationApi,
+    sites::SitesApi,
+    users::UsersApi,
+    devices::DevicesApi,
+    api_keys::ApiKeysApi,
+    system::SystemApi,
+);
+
+/// The OpenAPI service (the spec and the routes).
+pub fn api_service() -> OpenApiService<OutpostApi, ()> {
+    let api = (
+        auth::AuthApi,
+        me::MeApi,
+        organisation::OrganisationApi,
+        sites::SitesApi,
+        users::UsersApi,
+        devices::DevicesApi,
+        api_keys::ApiKeysApi,
+        system::SystemApi,
+    );
+    OpenApiService::new(api, "Outpost", env!("CARGO_PKG_VERSION")).description(
+        "Outpost: records for outreach teams in day centres, hostels, night shelters and on \
+         the street, captured offline on phones and synced later. Every error is \
+         `application/problem+json` with a stable `code`.",
+    )
+}
+
+/// The spec as committed under `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    let mut spec = api_service().spec();
+    spec.push('\n');
+    spec
+}
+
+#[handler]
+fn metrics(state: Data<&AppState>) -> String {
+    state.metrics.render()
+}
+
+/// The whole application: API, spec, docs page, metrics, middleware.
+pub fn app(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
+    let service = api_service();
+    let docs = service.swagger_ui();
+    let spec = service.spec_endpoint();
+    let routes = Route::new()
+        .nest("/", service)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/metrics", get(metrics));
+    routes
+        .with(CatchPanic::new().with_handler(|_| {
+            problem_response(Problem::new(
+                poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "an unexpected error occurred; quote the x-request-id header when reporting it"
+                    .to_owned(),
+            ))
+        }))
+        .data(state.clone())
+        .with(middleware::Observe::new(state))
+}

@@ -1,0 +1,19 @@
+//! Outpost: the server behind the phones of outreach teams.
+//!
+//! `http` is the surface (thin handlers, the spec), `service` the domain
+//! logic, `session` and `cache` the hot state, `db` the storage connection.
+
+pub mod cache;
+pub mod caller;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod secrets;
+pub mod server;
+pub mod service;
+pub mod session;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,48 @@
+//! Building the shared state and serving it.
+
+use std::{sync::Arc, time::Duration};
+
+use poem::{Server, listener::TcpAcceptor};
+use tokio::net::TcpListener as TokioListener;
+
+use crate::{
+    cache::{Cache, MemoryCache},
+    config::Config,
+    db, http,
+    metrics::Metrics,
+    state::AppState,
+};
+
+/// Connects to the database (running migrations) and to the cache.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let db = db::connect(
+        &config.effective_database_url(),
+        config.database_max_connections,
+    )
+    .await?;
+    db::migrate(&db).await?;
+    let cache = Cache::new(
+        config.redis_url.as_deref(),
+        &config.redis_key_prefix,
+        Duration::from_millis(config.redis_timeout_ms),
+    )?;
+    Ok(AppState {
+        db,
+        cache,
+        local_counters: MemoryCache::new(&config.redis_key_prefix),
+        config: Arc::new(config),
+        metrics: Metrics::new(),
+    })
+}
+
+/// Serves on an already-bound listener until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: TokioListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
+        .run_with_graceful_shutdown(http::app(state), shutdown, Some(Duration::from_secs(10)))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Domain logic, independent of HTTP. Handlers check permissions, call a
+//! service, and map its `ServiceError` onto the API's problem responses.
+
+pub mod api_keys;
+pub mod audit;
+pub mod demo;
+pub mod devices;
+pub mod login;
+pub mod organisations;
+pub mod sites;
+pub mod users;
+pub mod validate;
+
+use poem::http::StatusCode;
+use poem_openapi::payload::Json;
+
+use crate::error::{ApiError, Problem};
+
+/// Why a service refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The record does not exist in the caller's organisation.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The caller may not do this to this record.
+    #[error("{detail}")]
+    Forbidden {
+        /// Stable problem code.
+        code: &'static str,
+        /// For people.
+        detail: String,
+    },
+    /// The change conflicts with current state.
+    #[error("{detail}")]
+    Conflict {
+        /// Stable problem code.
+        code: &'static str,
+        /// For people.
+        detail: String,
+    },
+    /// A value is invalid.
+    #[error("{field}: {detail}")]
+    Invalid {
+        /// The field at fault.
+        field: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    /// Something else failed (hashing, serialisation).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// A validation failure on `field`.
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound(what) => ApiError::not_found(what),
+            ServiceError::Forbidden { code, detail } => ApiError::forbidden(code, detail),
+            ServiceError::Conflict { code, detail } => ApiError::conflict(code, detail),
+            ServiceError::Invalid { field, detail } => ApiError::Unprocessable(Json(
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    detail,
+                )
+                .with_field(field),
+            )),
+            ServiceError::Db(db) => db.into(),
+            ServiceError::Internal(msg) => ApiError::internal(&msg),
+        }
+    }
+}
+
+/// Result of a service call.
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -1,0 +1,33 @@
+//! What every request handler shares.
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    cache::{Cache, MemoryCache},
+    config::Config,
+    metrics::Metrics,
+};
+
+/// Shared server state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database: the truth for everything that must last.
+    pub db: DatabaseConnection,
+    /// Redis, or the in-process stand-in.
+    pub cache: Cache,
+    /// Where rate-limit counters go while Redis is down.
+    pub local_counters: MemoryCache,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Idle lifetime of a session.
+    pub fn session_idle_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.session.idle_ttl_secs)
+    }
+}

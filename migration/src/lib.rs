@@ -1,0 +1,19 @@
+//! Database migrations for Outpost.
+//!
+//! Migrations are written SQLite-first (SQLite cannot alter columns or add
+//! foreign keys to an existing table), so every table is created whole with
+//! its keys, and later changes add new tables or nullable columns.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_foundation;
+
+/// The ordered list of Outpost's migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_create_foundation::Migration)]
+    }
+}
