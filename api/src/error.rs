@@ -199,6 +199,11 @@ impl From<sea_orm::DbErr> for ApiError {
 /// Turns any error the framework raised (unparseable body, unknown route,
 /// missing credentials, …) into a problem response with a stable code.
 pub fn problem_from_poem_error(err: poem::Error) -> Response {
+    // poem-openapi carries an operation's own `ApiError` as an error made
+    // from its response: that is already a problem, keep it as it is.
+    if err.is_from_response() {
+        return err.into_response();
+    }
     let status = err.status();
     let code = match status {
         StatusCode::BAD_REQUEST => {

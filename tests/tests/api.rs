@@ -1,0 +1,15 @@
+//! Black-box tests of the HTTP API against spawned servers. One binary, so
+//! the suite links once.
+
+mod api {
+    mod api_keys;
+    mod auth;
+    mod errors;
+    mod roles;
+    mod sessions;
+    mod sites;
+    mod spec;
+    mod system;
+    mod tenancy;
+    mod users;
+}

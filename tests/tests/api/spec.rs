@@ -1,0 +1,86 @@
+//! The committed spec matches the code, and every operation is complete.
+
+use outpost_tests::{Auth, spawn_app};
+use reqwest::Method;
+use serde_json::Value;
+
+const REGENERATE: &str = "cargo run -p outpost-openapi";
+
+fn committed() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}; run `{REGENERATE}`"))
+}
+
+#[test]
+fn the_committed_spec_matches_the_code() {
+    let generated = outpost_api::http::spec_json();
+    assert!(
+        committed() == generated,
+        "openapi/openapi.json is out of date with the code: run `{REGENERATE}` and commit the result"
+    );
+}
+
+#[test]
+fn every_operation_has_an_id_a_tag_a_summary_and_problem_errors() {
+    let spec: Value = serde_json::from_str(&outpost_api::http::spec_json()).unwrap();
+    let mut ids = std::collections::HashSet::new();
+    let mut count = 0;
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, op) in operations.as_object().unwrap() {
+            count += 1;
+            let name = format!("{} {path}", method.to_uppercase());
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: no operationId"));
+            assert!(
+                ids.insert(id.to_owned()),
+                "{name}: duplicate operationId {id}"
+            );
+            assert!(
+                !op["tags"].as_array().is_none_or(Vec::is_empty),
+                "{name}: no tag"
+            );
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{name}: no summary"
+            );
+            let responses = op["responses"].as_object().unwrap();
+            for status in ["400", "401", "404", "422", "500"] {
+                let content = &responses
+                    .get(status)
+                    .unwrap_or_else(|| panic!("{name}: {status} undocumented"))["content"];
+                assert!(
+                    content.get("application/problem+json").is_some(),
+                    "{name}: {status} is not problem+json"
+                );
+            }
+            let public = ["/v1/auth/login", "/healthz", "/readyz"].contains(&path.as_str());
+            assert_eq!(
+                op.get("security").is_none(),
+                public,
+                "{name}: security scheme"
+            );
+        }
+    }
+    assert!(count >= 20, "only {count} operations");
+    let schemes = spec["components"]["securitySchemes"].as_object().unwrap();
+    assert!(schemes.contains_key("session_token") && schemes.contains_key("api_key"));
+}
+
+#[tokio::test]
+async fn the_server_serves_its_spec_and_docs() {
+    let app = spawn_app().await;
+    let served = app
+        .call(Method::GET, "/openapi.json", Auth::None, None)
+        .await;
+    assert_eq!(served.status.as_u16(), 200);
+    let committed: Value = serde_json::from_str(&committed()).unwrap();
+    assert_eq!(served.body, committed);
+    let docs = app.call(Method::GET, "/docs", Auth::None, None).await;
+    assert_eq!(docs.status.as_u16(), 200);
+    assert!(
+        docs.text.contains("swagger"),
+        "docs page: {}",
+        &docs.text[..docs.text.len().min(200)]
+    );
+}
