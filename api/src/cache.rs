@@ -150,10 +150,7 @@ pub struct MemoryCache {
 impl MemoryCache {
     /// An empty cache.
     pub fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-            entries: Arc::default(),
-        }
+        Self { prefix: prefix.to_owned(), entries: Arc::default() }
     }
 
     fn key(&self, key: &str) -> String {
@@ -161,10 +158,7 @@ impl MemoryCache {
     }
 
     fn with_entries<T>(&self, f: impl FnOnce(&mut HashMap<String, (String, Instant)>) -> T) -> T {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Sweep expired entries now and then so the map cannot grow without
         // bound on a long-running single instance.
         if entries.len() > 10_000 {
@@ -213,18 +207,13 @@ impl MemoryCache {
         let key = self.key(key);
         self.with_entries(|entries| {
             let now = Instant::now();
-            let entry = entries
-                .entry(key)
-                .or_insert_with(|| ("0".into(), now + window));
+            let entry = entries.entry(key).or_insert_with(|| ("0".into(), now + window));
             if entry.1 <= now {
                 *entry = ("0".into(), now + window);
             }
             let count = entry.0.parse::<u64>().unwrap_or(0) + 1;
             entry.0 = count.to_string();
-            (
-                count,
-                entry.1.saturating_duration_since(now).as_secs().max(1),
-            )
+            (count, entry.1.saturating_duration_since(now).as_secs().max(1))
         })
     }
 
@@ -305,9 +294,7 @@ impl RedisCache {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         if Self::now_ms() < self.inner.skip_until_ms.load(Ordering::Relaxed) {
-            return Err(CacheError::Unavailable(
-                "circuit open after a recent failure".into(),
-            ));
+            return Err(CacheError::Unavailable("circuit open after a recent failure".into()));
         }
         match f(self.inner.connection.clone()).await {
             Ok(value) => {
@@ -347,8 +334,7 @@ impl RedisCache {
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
         let key = self.key(key);
         let value = value.to_owned();
-        self.run(|mut c| async move { c.pset_ex(key, value, ttl.as_millis() as u64).await })
-            .await
+        self.run(|mut c| async move { c.pset_ex(key, value, ttl.as_millis() as u64).await }).await
     }
 
     async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
@@ -356,8 +342,7 @@ impl RedisCache {
             return Ok(());
         }
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        self.run(|mut c| async move { c.del::<_, ()>(keys).await })
-            .await
+        self.run(|mut c| async move { c.del::<_, ()>(keys).await }).await
     }
 
     async fn hit(&self, key: &str, window: Duration) -> Result<(u64, u64), CacheError> {

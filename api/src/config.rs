@@ -117,10 +117,7 @@ impl Default for Config {
                 address_window_secs: 60,
                 trust_forwarded_for: false,
             },
-            password_hashing: PasswordHashing {
-                memory_kib: 19 * 1024,
-                iterations: 2,
-            },
+            password_hashing: PasswordHashing { memory_kib: 19 * 1024, iterations: 2 },
         }
     }
 }
@@ -145,10 +142,7 @@ impl Config {
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("outpost.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("outpost.db").display()),
         }
     }
 
@@ -179,11 +173,7 @@ fn write_toml(out: &mut String, section: &str, value: &serde_json::Value) {
         }
     }
     for (key, value) in map.iter().filter(|(_, v)| v.is_object()) {
-        let name = if section.is_empty() {
-            key.clone()
-        } else {
-            format!("{section}.{key}")
-        };
+        let name = if section.is_empty() { key.clone() } else { format!("{section}.{key}") };
         out.push_str(&format!("\n[{name}]\n"));
         write_toml(out, &name, value);
     }
@@ -212,10 +202,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &self.database_url.as_deref().map(redact_url),
-            )
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("session", &self.session)
@@ -234,18 +221,10 @@ mod tests {
             redact_url("postgres://outpost:s3cret@db:5432/outpost"),
             "postgres://outpost:***@db:5432/outpost"
         );
-        assert_eq!(
-            redact_url("redis://s3cret@cache:6379"),
-            "redis://***@cache:6379"
-        );
-        assert_eq!(
-            redact_url("redis://127.0.0.1:6379"),
-            "redis://127.0.0.1:6379"
-        );
-        let config = Config {
-            database_url: Some("postgres://u:hunter2@h/db".into()),
-            ..Config::default()
-        };
+        assert_eq!(redact_url("redis://s3cret@cache:6379"), "redis://***@cache:6379");
+        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        let config =
+            Config { database_url: Some("postgres://u:hunter2@h/db".into()), ..Config::default() };
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(!config.redacted_toml().contains("hunter2"));
     }

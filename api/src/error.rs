@@ -111,40 +111,24 @@ impl ApiError {
 
     /// 401 with a stable code.
     pub fn unauthorized(code: &str, detail: &str) -> Self {
-        Self::Unauthorized(Json(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            code,
-            detail.to_owned(),
-        )))
+        Self::Unauthorized(Json(Problem::new(StatusCode::UNAUTHORIZED, code, detail.to_owned())))
     }
 
     /// 403 with a stable code.
     pub fn forbidden(code: &str, detail: impl Into<String>) -> Self {
-        Self::Forbidden(Json(Problem::new(
-            StatusCode::FORBIDDEN,
-            code,
-            detail.into(),
-        )))
+        Self::Forbidden(Json(Problem::new(StatusCode::FORBIDDEN, code, detail.into())))
     }
 
     /// 409 with a stable code.
     pub fn conflict(code: &str, detail: impl Into<String>) -> Self {
-        Self::Conflict(Json(Problem::new(
-            StatusCode::CONFLICT,
-            code,
-            detail.into(),
-        )))
+        Self::Conflict(Json(Problem::new(StatusCode::CONFLICT, code, detail.into())))
     }
 
     /// 422 naming the field at fault.
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
         Self::Unprocessable(Json(
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail.into(),
-            )
-            .with_field(field),
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail.into())
+                .with_field(field),
         ))
     }
 

@@ -118,14 +118,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Admin {
-            action:
-                AdminAction::CreateOrg {
-                    name,
-                    slug,
-                    admin_email,
-                    admin_name,
-                    password_env,
-                },
+            action: AdminAction::CreateOrg { name, slug, admin_email, admin_name, password_env },
         } => {
             let db = db::connect(&config.effective_database_url(), 1).await?;
             db::migrate(&db).await?;

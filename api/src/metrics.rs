@@ -29,13 +29,8 @@ impl Metrics {
         )
         .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "outpost_http_request_duration_seconds",
-                "HTTP request latency",
-            )
-            .buckets(vec![
-                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
+            HistogramOpts::new("outpost_http_request_duration_seconds", "HTTP request latency")
+                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &["method"],
         )
         .expect("valid metric");
@@ -46,16 +41,9 @@ impl Metrics {
             Box::new(latency.clone()),
             Box::new(redis_up.clone()),
         ] {
-            registry
-                .register(collector)
-                .expect("metric registered once");
+            registry.register(collector).expect("metric registered once");
         }
-        Self {
-            registry: Arc::new(registry),
-            requests,
-            latency,
-            redis_up,
-        }
+        Self { registry: Arc::new(registry), requests, latency, redis_up }
     }
 
     /// The Prometheus text exposition.

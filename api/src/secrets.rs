@@ -32,10 +32,7 @@ pub fn new_secret(prefix: &str) -> String {
 
 /// SHA-256 of a secret, hex: what the database and Redis keys hold.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn argon2(cost: &PasswordHashing) -> Argon2<'static> {
@@ -70,9 +67,7 @@ pub async fn verify_password(
         match PasswordHash::new(&stored) {
             // The parameters come from the stored hash, so hashes made with
             // an older cost keep verifying.
-            Ok(parsed) => Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
             Err(_) => false,
         }
     })
@@ -107,13 +102,8 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_only_when_right() {
-        let cost = PasswordHashing {
-            memory_kib: 1024,
-            iterations: 1,
-        };
-        let hash = hash_password("correct horse".into(), cost.clone())
-            .await
-            .unwrap();
+        let cost = PasswordHashing { memory_kib: 1024, iterations: 1 };
+        let hash = hash_password("correct horse".into(), cost.clone()).await.unwrap();
         assert!(!hash.contains("correct horse"));
         assert!(verify_password("correct horse".into(), Some(hash.clone()), cost.clone()).await);
         assert!(!verify_password("wrong horse".into(), Some(hash), cost.clone()).await);

@@ -15,11 +15,7 @@ use crate::{
 
 /// Connects to the database (running migrations) and to the cache.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let db = db::connect(
-        &config.effective_database_url(),
-        config.database_max_connections,
-    )
-    .await?;
+    let db = db::connect(&config.effective_database_url(), config.database_max_connections).await?;
     db::migrate(&db).await?;
     let cache = Cache::new(
         config.redis_url.as_deref(),

@@ -92,11 +92,7 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<UserCaller>
     let token_hash = hash_secret(token);
     let key = cache_key(&token_hash);
     let now = Utc::now();
-    let cached = match state
-        .cache
-        .get_and_touch(&key, state.session_idle_ttl())
-        .await
-    {
+    let cached = match state.cache.get_and_touch(&key, state.session_idle_ttl()).await {
         Ok(Some(json)) => serde_json::from_str::<CachedSession>(&json).ok(),
         Ok(None) | Err(_) => None,
     };
@@ -110,7 +106,7 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<UserCaller>
                     // never outlives it.
                     let again = load(state, &token_hash, now).await?;
                     if again.as_ref() != Some(&session) {
-                        let _ = state.cache.delete(&[key.clone()]).await;
+                        let _ = state.cache.delete(std::slice::from_ref(&key)).await;
                         match again {
                             Some(fresh) => fresh,
                             None => return Ok(None),
@@ -140,39 +136,23 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<UserCaller>
 
 /// Revokes one session by its token (logout).
 pub async fn revoke_token(state: &AppState, token: &str) -> Result<(), DbErr> {
-    revoke(
-        state,
-        Condition::all().add(session::Column::TokenHash.eq(hash_secret(token))),
-    )
-    .await
+    revoke(state, Condition::all().add(session::Column::TokenHash.eq(hash_secret(token)))).await
 }
 
 /// Revokes every session on a device (a lost phone).
 pub async fn revoke_device(state: &AppState, device_id: Uuid) -> Result<(), DbErr> {
-    revoke(
-        state,
-        Condition::all().add(session::Column::DeviceId.eq(device_id)),
-    )
-    .await
+    revoke(state, Condition::all().add(session::Column::DeviceId.eq(device_id))).await
 }
 
 /// Revokes every session of a user (deactivation).
 pub async fn revoke_user(state: &AppState, user_id: Uuid) -> Result<(), DbErr> {
-    revoke(
-        state,
-        Condition::all().add(session::Column::UserId.eq(user_id)),
-    )
-    .await
+    revoke(state, Condition::all().add(session::Column::UserId.eq(user_id))).await
 }
 
 /// Drops a user's cached sessions without revoking them, so the next request
 /// rebuilds them from the database (after a role change).
 pub async fn refresh_user(state: &AppState, user_id: Uuid) -> Result<(), DbErr> {
-    let keys = live_keys(
-        state,
-        Condition::all().add(session::Column::UserId.eq(user_id)),
-    )
-    .await?;
+    let keys = live_keys(state, Condition::all().add(session::Column::UserId.eq(user_id))).await?;
     evict(state, keys).await;
     Ok(())
 }
@@ -219,10 +199,7 @@ async fn evict(state: &AppState, keys: Vec<String>) {
             }
             delay = (delay * 2).min(Duration::from_secs(30));
         }
-        tracing::error!(
-            count = keys.len(),
-            "could not evict revoked sessions from redis"
-        );
+        tracing::error!(count = keys.len(), "could not evict revoked sessions from redis");
     });
 }
 
@@ -231,11 +208,7 @@ async fn store(state: &AppState, token_hash: &str, session: &CachedSession) -> b
     let Ok(json) = serde_json::to_string(session) else {
         return false;
     };
-    state
-        .cache
-        .set(&cache_key(token_hash), &json, state.session_idle_ttl())
-        .await
-        .is_ok()
+    state.cache.set(&cache_key(token_hash), &json, state.session_idle_ttl()).await.is_ok()
 }
 
 /// Rebuilds a session from the database, checking everything that can end

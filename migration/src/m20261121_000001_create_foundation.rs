@@ -48,13 +48,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_sites_organisation",
-            Sites::Table,
-            Sites::OrganisationId,
-        )
-        .await?;
+        index(manager, "idx_sites_organisation", Sites::Table, Sites::OrganisationId).await?;
 
         manager
             .create_table(
@@ -77,13 +71,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_users_organisation",
-            Users::Table,
-            Users::OrganisationId,
-        )
-        .await?;
+        index(manager, "idx_users_organisation", Users::Table, Users::OrganisationId).await?;
 
         manager
             .create_table(
@@ -91,11 +79,7 @@ impl MigrationTrait for Migration {
                     .table(UserSites::Table)
                     .col(uuid(UserSites::UserId))
                     .col(uuid(UserSites::SiteId))
-                    .primary_key(
-                        Index::create()
-                            .col(UserSites::UserId)
-                            .col(UserSites::SiteId),
-                    )
+                    .primary_key(Index::create().col(UserSites::UserId).col(UserSites::SiteId))
                     .foreign_key(
                         ForeignKey::create()
                             .from(UserSites::Table, UserSites::UserId)
@@ -111,13 +95,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_user_sites_site",
-            UserSites::Table,
-            UserSites::SiteId,
-        )
-        .await?;
+        index(manager, "idx_user_sites_site", UserSites::Table, UserSites::SiteId).await?;
 
         manager
             .create_table(
@@ -144,13 +122,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_devices_organisation",
-            Devices::Table,
-            Devices::OrganisationId,
-        )
-        .await?;
+        index(manager, "idx_devices_organisation", Devices::Table, Devices::OrganisationId).await?;
         index(manager, "idx_devices_user", Devices::Table, Devices::UserId).await?;
 
         manager
@@ -179,20 +151,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_sessions_user",
-            Sessions::Table,
-            Sessions::UserId,
-        )
-        .await?;
-        index(
-            manager,
-            "idx_sessions_device",
-            Sessions::Table,
-            Sessions::DeviceId,
-        )
-        .await?;
+        index(manager, "idx_sessions_user", Sessions::Table, Sessions::UserId).await?;
+        index(manager, "idx_sessions_device", Sessions::Table, Sessions::DeviceId).await?;
 
         manager
             .create_table(
@@ -217,13 +177,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_api_keys_organisation",
-            ApiKeys::Table,
-            ApiKeys::OrganisationId,
-        )
-        .await?;
+        index(manager, "idx_api_keys_organisation", ApiKeys::Table, ApiKeys::OrganisationId)
+            .await?;
 
         manager
             .create_table(
@@ -272,9 +227,7 @@ impl MigrationTrait for Migration {
             Sites::Table.into_iden(),
             Organisations::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }
@@ -285,9 +238,7 @@ where
     T: IntoIden,
     C: IntoIden,
 {
-    manager
-        .create_index(Index::create().name(name).table(table).col(col).to_owned())
-        .await
+    manager.create_index(Index::create().name(name).table(table).col(col).to_owned()).await
 }
 
 #[derive(DeriveIden)]

@@ -12,10 +12,7 @@ fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--check") {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         if committed != spec {
-            anyhow::bail!(
-                "{} is out of date: run `cargo run -p outpost-openapi`",
-                path.display()
-            );
+            anyhow::bail!("{} is out of date: run `cargo run -p outpost-openapi`", path.display());
         }
         println!("{} is up to date", path.display());
     } else {

@@ -67,27 +67,14 @@ pub struct Answer {
 impl Answer {
     /// The `content-type` header.
     pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// Asserts a problem answer with this status and code; returns the body.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) -> &Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.text
-        );
-        assert_eq!(
-            self.content_type(),
-            "application/problem+json",
-            "body: {}",
-            self.text
-        );
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.text);
         assert_eq!(self.body["code"], code, "body: {}", self.text);
         assert_eq!(self.body["status"], status, "body: {}", self.text);
         assert_eq!(self.body["type"], format!("urn:outpost:problem:{code}"));
@@ -99,12 +86,7 @@ impl Answer {
     /// Asserts a 2xx status; returns the body.
     #[track_caller]
     pub fn ok(&self) -> &Value {
-        assert!(
-            self.status.is_success(),
-            "expected success, got {}: {}",
-            self.status,
-            self.text
-        );
+        assert!(self.status.is_success(), "expected success, got {}: {}", self.status, self.text);
         &self.body
     }
 }
@@ -130,10 +112,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let id = Uuid::now_v7().simple().to_string();
     let mut config = Config {
         // Cheap hashing keeps the suite fast; it is still argon2id.
-        password_hashing: PasswordHashing {
-            memory_kib: 1024,
-            iterations: 1,
-        },
+        password_hashing: PasswordHashing { memory_kib: 1024, iterations: 1 },
         redis_key_prefix: format!("outpost-test:{id}:"),
         ..Config::default()
     };
@@ -152,10 +131,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
                 .expect("create the test database");
             admin.close().await.ok();
             config.database_url = Some(with_database(&admin_url, &database));
-            Cleanup::Postgres {
-                admin_url,
-                database,
-            }
+            Cleanup::Postgres { admin_url, database }
         }
         _ => {
             let dir = std::env::temp_dir().join(format!("outpost-test-{id}"));
@@ -175,19 +151,16 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
 
 async fn assert_redis_answers(url: &str) {
     let client = redis::Client::open(url).expect("OUTPOST_TEST_REDIS_URL is a valid URL");
-    let mut conn = tokio::time::timeout(
-        Duration::from_secs(5),
-        client.get_multiplexed_async_connection(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("OUTPOST_TEST_REDIS_URL is set but Redis does not answer ({url})"))
-    .unwrap_or_else(|e| {
-        panic!("OUTPOST_TEST_REDIS_URL is set but Redis is unreachable ({url}): {e}")
-    });
-    let pong: String = redis::cmd("PING")
-        .query_async(&mut conn)
-        .await
-        .expect("redis answers PING");
+    let mut conn =
+        tokio::time::timeout(Duration::from_secs(5), client.get_multiplexed_async_connection())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("OUTPOST_TEST_REDIS_URL is set but Redis does not answer ({url})")
+            })
+            .unwrap_or_else(|e| {
+                panic!("OUTPOST_TEST_REDIS_URL is set but Redis is unreachable ({url}): {e}")
+            });
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await.expect("redis answers PING");
     assert_eq!(pong, "PONG");
 }
 
@@ -198,9 +171,7 @@ fn with_database(url: &str, database: &str) -> String {
         None => (url, None),
     };
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
     let mut out = format!("{}/{database}", &base[..path_start]);
     if let Some(query) = query {
         out.push('?');
@@ -210,15 +181,11 @@ fn with_database(url: &str, database: &str) -> String {
 }
 
 async fn start(config: Config, shared_cache: Option<Cache>, cleanup: Cleanup) -> TestApp {
-    let mut state = server::build_state(config.clone())
-        .await
-        .expect("server state builds");
+    let mut state = server::build_state(config.clone()).await.expect("server state builds");
     if let Some(cache) = shared_cache {
         state.cache = cache;
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
     let base = format!("http://{}", listener.local_addr().expect("bound address"));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let serve_state = state.clone();
@@ -258,9 +225,7 @@ impl TestApp {
 
     /// Loads the demo organisation.
     pub async fn load_demo(&self) {
-        demo::ensure(&self.state.db, &self.config.password_hashing)
-            .await
-            .expect("demo loads");
+        demo::ensure(&self.state.db, &self.config.password_hashing).await.expect("demo loads");
     }
 
     /// Creates another organisation with an admin; answers the admin's
@@ -285,11 +250,7 @@ impl TestApp {
 
     /// Deletes every cached key of this app, as a Redis flush would.
     pub async fn flush_cache(&self) {
-        self.state
-            .cache
-            .flush_namespace()
-            .await
-            .expect("cache flush");
+        self.state.cache.flush_namespace().await.expect("cache flush");
     }
 
     /// Sends a request.
@@ -317,37 +278,27 @@ impl TestApp {
         &self,
         build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
     ) -> Answer {
-        read(
-            build(&self.client, self.base.clone())
-                .send()
-                .await
-                .expect("request sent"),
-        )
-        .await
+        read(build(&self.client, self.base.clone()).send().await.expect("request sent")).await
     }
 
     /// GET with a session token.
     pub async fn get(&self, path: &str, token: &str) -> Answer {
-        self.call(Method::GET, path, Auth::Bearer(token), None)
-            .await
+        self.call(Method::GET, path, Auth::Bearer(token), None).await
     }
 
     /// POST JSON with a session token.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
-        self.call(Method::POST, path, Auth::Bearer(token), Some(body))
-            .await
+        self.call(Method::POST, path, Auth::Bearer(token), Some(body)).await
     }
 
     /// PATCH JSON with a session token.
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
-        self.call(Method::PATCH, path, Auth::Bearer(token), Some(body))
-            .await
+        self.call(Method::PATCH, path, Auth::Bearer(token), Some(body)).await
     }
 
     /// DELETE with a session token.
     pub async fn delete(&self, path: &str, token: &str) -> Answer {
-        self.call(Method::DELETE, path, Auth::Bearer(token), None)
-            .await
+        self.call(Method::DELETE, path, Auth::Bearer(token), None).await
     }
 
     /// Attempts a login.
@@ -356,8 +307,7 @@ impl TestApp {
         if let Some(device) = device {
             body["device"] = device;
         }
-        self.call(Method::POST, "/v1/auth/login", Auth::None, Some(body))
-            .await
+        self.call(Method::POST, "/v1/auth/login", Auth::None, Some(body)).await
     }
 
     /// Logs in with the demo password; answers the token.
@@ -381,12 +331,7 @@ async fn read(response: reqwest::Response) -> Answer {
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-        text,
-    }
+    Answer { status, headers, body, text }
 }
 
 impl Drop for TestApp {
@@ -407,10 +352,8 @@ impl Drop for TestApp {
                 let Ok(mut conn) = client.get_connection() else {
                     return;
                 };
-                let keys: Vec<String> = redis::cmd("KEYS")
-                    .arg(&pattern)
-                    .query(&mut conn)
-                    .unwrap_or_default();
+                let keys: Vec<String> =
+                    redis::cmd("KEYS").arg(&pattern).query(&mut conn).unwrap_or_default();
                 if !keys.is_empty() {
                     let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
                 }
@@ -422,16 +365,12 @@ impl Drop for TestApp {
             Cleanup::Sqlite(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Cleanup::Postgres {
-                admin_url,
-                database,
-            } => {
+            Cleanup::Postgres { admin_url, database } => {
                 // Drop runs inside the test's runtime, which cannot block on
                 // itself: drop the database from a thread of its own.
                 let _ = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build();
+                    let runtime =
+                        tokio::runtime::Builder::new_current_thread().enable_all().build();
                     if let Ok(runtime) = runtime {
                         runtime.block_on(async {
                             if let Ok(admin) = Database::connect(&admin_url).await {
@@ -459,14 +398,8 @@ mod tests {
 
     #[test]
     fn database_name_is_replaced() {
-        assert_eq!(
-            with_database("postgres://u@h:5432/postgres", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u@h:5432", "x"),
-            "postgres://u@h:5432/x"
-        );
+        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(with_database("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
         assert_eq!(
             with_database("postgres://u@h/db?sslmode=disable", "x"),
             "postgres://u@h/x?sslmode=disable"

@@ -112,17 +112,11 @@ impl ApiKeysApi {
     ) -> ApiResult<Json<ApiKeyList>> {
         let caller = admin(&state, &auth).await?;
         let items = api_keys::list(&state, &caller).await?;
-        Ok(Json(ApiKeyList {
-            items: items.into_iter().map(ApiKeyView::from).collect(),
-        }))
+        Ok(Json(ApiKeyList { items: items.into_iter().map(ApiKeyView::from).collect() }))
     }
 
     /// Create an API key (admins). The key is in this answer only.
-    #[oai(
-        path = "/v1/api-keys",
-        method = "post",
-        operation_id = "create_api_key"
-    )]
+    #[oai(path = "/v1/api-keys", method = "post", operation_id = "create_api_key")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -136,25 +130,14 @@ impl ApiKeysApi {
             &state,
             &caller,
             &meta,
-            NewApiKey {
-                name: b.name,
-                scopes: b.scopes,
-                expires_at: b.expires_at,
-            },
+            NewApiKey { name: b.name, scopes: b.scopes, expires_at: b.expires_at },
         )
         .await?;
-        Ok(ApiKeyCreated::Created(Json(CreatedApiKeyView {
-            api_key: key.into(),
-            key: secret,
-        })))
+        Ok(ApiKeyCreated::Created(Json(CreatedApiKeyView { api_key: key.into(), key: secret })))
     }
 
     /// Revoke an API key (admins); it stops working at once.
-    #[oai(
-        path = "/v1/api-keys/:id",
-        method = "delete",
-        operation_id = "revoke_api_key"
-    )]
+    #[oai(path = "/v1/api-keys/:id", method = "delete", operation_id = "revoke_api_key")]
     async fn revoke(
         &self,
         state: Data<&AppState>,
@@ -163,8 +146,6 @@ impl ApiKeysApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<ApiKeyView>> {
         let caller = admin(&state, &auth).await?;
-        Ok(Json(
-            api_keys::revoke(&state, &caller, &meta, id.0).await?.into(),
-        ))
+        Ok(Json(api_keys::revoke(&state, &caller, &meta, id.0).await?.into()))
     }
 }

@@ -94,12 +94,12 @@ impl AuthApi {
         let outcome = login::login(&state, &meta, &body.email, body.password, registration)
             .await
             .map_err(|err| match err {
-                LoginError::RateLimited(retry_after) => ApiError::rate_limited(retry_after),
-                LoginError::InvalidCredentials => {
-                    ApiError::unauthorized("invalid_credentials", "wrong email or password")
-                }
-                LoginError::Service(err) => err.into(),
-            })?;
+            LoginError::RateLimited(retry_after) => ApiError::rate_limited(retry_after),
+            LoginError::InvalidCredentials => {
+                ApiError::unauthorized("invalid_credentials", "wrong email or password")
+            }
+            LoginError::Service(err) => err.into(),
+        })?;
         let me = me_view(&state, &outcome.caller, outcome.user).await?;
         Ok(Json(LoginResponse {
             token: outcome.token,

@@ -63,9 +63,7 @@ impl DevicesApi {
     async fn list(&self, state: Data<&AppState>, auth: Credentials) -> ApiResult<Json<DeviceList>> {
         let caller = security::caller(&state, &auth).await?;
         let items = devices::list(&state, &caller).await?;
-        Ok(Json(DeviceList {
-            items: items.into_iter().map(DeviceView::from).collect(),
-        }))
+        Ok(Json(DeviceList { items: items.into_iter().map(DeviceView::from).collect() }))
     }
 
     /// Get one device.
@@ -83,11 +81,7 @@ impl DevicesApi {
     /// Revoke a device (a lost phone): every session on it ends at once, on
     /// every server instance, and it cannot sign in again. Anyone may revoke
     /// their own; admins and managers any.
-    #[oai(
-        path = "/v1/devices/:id/revoke",
-        method = "post",
-        operation_id = "revoke_device"
-    )]
+    #[oai(path = "/v1/devices/:id/revoke", method = "post", operation_id = "revoke_device")]
     async fn revoke(
         &self,
         state: Data<&AppState>,
@@ -96,8 +90,6 @@ impl DevicesApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<DeviceView>> {
         let caller = security::caller(&state, &auth).await?;
-        Ok(Json(
-            devices::revoke(&state, &caller, &meta, id.0).await?.into(),
-        ))
+        Ok(Json(devices::revoke(&state, &caller, &meta, id.0).await?.into()))
     }
 }

@@ -59,9 +59,7 @@ pub async fn me_view(
         .map(SiteView::from)
         .collect();
     let device = match caller.device_id {
-        Some(id) => Some(DeviceView::from(
-            devices::get(&state.db, &as_caller, id).await?,
-        )),
+        Some(id) => Some(DeviceView::from(devices::get(&state.db, &as_caller, id).await?)),
         None => None,
     };
     Ok(MeView {
@@ -69,9 +67,7 @@ pub async fn me_view(
         organisation: organisation.into(),
         sites: site_list,
         device,
-        session: SessionView {
-            expires_at: caller.session_expires_at,
-        },
+        session: SessionView { expires_at: caller.session_expires_at },
     })
 }
 

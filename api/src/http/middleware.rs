@@ -36,10 +36,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
     type Output = ObserveEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        ObserveEndpoint {
-            inner,
-            state: self.state.clone(),
-        }
+        ObserveEndpoint { inner, state: self.state.clone() }
     }
 }
 
@@ -56,10 +53,7 @@ fn request_id(req: &Request) -> String {
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64)
-        .filter(|v| {
-            v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        })
+        .filter(|v| v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
@@ -140,14 +134,8 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let status = response.status();
         let elapsed = started.elapsed();
         let metrics = &self.state.metrics;
-        metrics
-            .requests
-            .with_label_values(&[method.as_str(), status.as_str()])
-            .inc();
-        metrics
-            .latency
-            .with_label_values(&[method.as_str()])
-            .observe(elapsed.as_secs_f64());
+        metrics.requests.with_label_values(&[method.as_str(), status.as_str()]).inc();
+        metrics.latency.with_label_values(&[method.as_str()]).observe(elapsed.as_secs_f64());
         span.in_scope(|| {
             tracing::info!(
                 status = status.as_u16(),

@@ -55,11 +55,7 @@ pub struct OrganisationApi;
 #[OpenApi(tag = "ApiTags::Organisation")]
 impl OrganisationApi {
     /// The caller's organisation (session, or API key with `directory:read`).
-    #[oai(
-        path = "/v1/organisation",
-        method = "get",
-        operation_id = "get_organisation"
-    )]
+    #[oai(path = "/v1/organisation", method = "get", operation_id = "get_organisation")]
     async fn get(
         &self,
         state: Data<&AppState>,
@@ -71,11 +67,7 @@ impl OrganisationApi {
     }
 
     /// Rename the organisation (admins).
-    #[oai(
-        path = "/v1/organisation",
-        method = "patch",
-        operation_id = "update_organisation"
-    )]
+    #[oai(path = "/v1/organisation", method = "patch", operation_id = "update_organisation")]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -85,10 +77,6 @@ impl OrganisationApi {
     ) -> ApiResult<Json<OrganisationView>> {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ManageOrganisation)?;
-        Ok(Json(
-            organisations::rename(&state, &caller, &meta, &body.name)
-                .await?
-                .into(),
-        ))
+        Ok(Json(organisations::rename(&state, &caller, &meta, &body.name).await?.into()))
     }
 }

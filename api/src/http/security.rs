@@ -22,12 +22,7 @@ pub struct SessionToken(pub Bearer);
 
 /// An integrator's API key, sent as `X-Api-Key: opk_…`.
 #[derive(SecurityScheme)]
-#[oai(
-    ty = "api_key",
-    key_name = "X-Api-Key",
-    key_in = "header",
-    rename = "api_key"
-)]
+#[oai(ty = "api_key", key_name = "X-Api-Key", key_in = "header", rename = "api_key")]
 pub struct ApiKeyToken(pub ApiKey);
 
 /// Either a session token or an API key.
@@ -48,23 +43,20 @@ fn invalid_token() -> ApiError {
 
 /// Resolves a session token to the signed-in user.
 pub async fn user(state: &AppState, token: &SessionToken) -> ApiResult<UserCaller> {
-    session::resolve(state, &token.0.token)
-        .await?
-        .ok_or_else(invalid_token)
+    session::resolve(state, &token.0.token).await?.ok_or_else(invalid_token)
 }
 
 /// Resolves either kind of credential.
 pub async fn caller(state: &AppState, credentials: &Credentials) -> ApiResult<Caller> {
     match credentials {
         Credentials::Session(token) => user(state, token).await.map(Caller::User),
-        Credentials::ApiKey(key) => api_keys::resolve(state, &key.0.key)
-            .await?
-            .map(Caller::Integrator)
-            .ok_or_else(|| {
+        Credentials::ApiKey(key) => {
+            api_keys::resolve(state, &key.0.key).await?.map(Caller::Integrator).ok_or_else(|| {
                 ApiError::unauthorized(
                     "invalid_api_key",
                     "the API key is unknown, expired or revoked",
                 )
-            }),
+            })
+        }
     }
 }

@@ -112,9 +112,7 @@ impl SitesApi {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ReadDirectory)?;
         let items = sites::list(&state, &caller, include_archived.0.unwrap_or(false)).await?;
-        Ok(Json(SiteList {
-            items: items.into_iter().map(SiteView::from).collect(),
-        }))
+        Ok(Json(SiteList { items: items.into_iter().map(SiteView::from).collect() }))
     }
 
     /// Create a site (admins and managers).
@@ -133,11 +131,7 @@ impl SitesApi {
             &state,
             &caller,
             &meta,
-            NewSite {
-                name: body.name,
-                kind: body.kind,
-                area: body.area,
-            },
+            NewSite { name: body.name, kind: body.kind, area: body.area },
         )
         .await?;
         Ok(SiteCreated::Created(Json(site.into())))
@@ -174,25 +168,13 @@ impl SitesApi {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(area) => Some(Some(area)),
         };
-        let changes = SiteChanges {
-            name: body.name,
-            kind: body.kind,
-            area,
-        };
-        Ok(Json(
-            sites::update(&state, &caller, &meta, id.0, changes)
-                .await?
-                .into(),
-        ))
+        let changes = SiteChanges { name: body.name, kind: body.kind, area };
+        Ok(Json(sites::update(&state, &caller, &meta, id.0, changes).await?.into()))
     }
 
     /// Archive a site (admins and managers): it leaves lists, keeps its
     /// history, and can no longer be assigned.
-    #[oai(
-        path = "/v1/sites/:id",
-        method = "delete",
-        operation_id = "archive_site"
-    )]
+    #[oai(path = "/v1/sites/:id", method = "delete", operation_id = "archive_site")]
     async fn archive(
         &self,
         state: Data<&AppState>,
@@ -202,8 +184,6 @@ impl SitesApi {
     ) -> ApiResult<Json<SiteView>> {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ManageSites)?;
-        Ok(Json(
-            sites::archive(&state, &caller, &meta, id.0).await?.into(),
-        ))
+        Ok(Json(sites::archive(&state, &caller, &meta, id.0).await?.into()))
     }
 }

@@ -60,9 +60,7 @@ impl SystemApi {
     /// Liveness: answers while the process runs.
     #[oai(path = "/healthz", method = "get", operation_id = "get_health")]
     async fn health(&self) -> ApiResult<Json<Health>> {
-        Ok(Json(Health {
-            status: "ok".into(),
-        }))
+        Ok(Json(Health { status: "ok".into() }))
     }
 
     /// Readiness: the database answers (503 if not); reports whether Redis
@@ -79,19 +77,9 @@ impl SystemApi {
             CacheHealth::Up => CacheState::Up,
             CacheHealth::Degraded => CacheState::Down,
         };
-        state
-            .metrics
-            .redis_up
-            .set(i64::from(cache != CacheState::Down));
-        let status = if cache == CacheState::Down {
-            ReadinessStatus::Degraded
-        } else {
-            ReadinessStatus::Ok
-        };
-        Ok(Json(Readiness {
-            status,
-            database: true,
-            cache,
-        }))
+        state.metrics.redis_up.set(i64::from(cache != CacheState::Down));
+        let status =
+            if cache == CacheState::Down { ReadinessStatus::Degraded } else { ReadinessStatus::Ok };
+        Ok(Json(Readiness { status, database: true, cache }))
     }
 }

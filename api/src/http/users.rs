@@ -121,9 +121,7 @@ impl UsersApi {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ReadUsers)?;
         let items = users::list(&state, &caller, include_deactivated.0.unwrap_or(false)).await?;
-        Ok(Json(UserList {
-            items: items.into_iter().map(UserView::from).collect(),
-        }))
+        Ok(Json(UserList { items: items.into_iter().map(UserView::from).collect() }))
     }
 
     /// Create an account (admins; managers for workers and viewers).
@@ -145,9 +143,7 @@ impl UsersApi {
             password: b.password,
             site_ids: b.site_ids,
         };
-        Ok(UserCreated::Created(Json(
-            users::create(&state, &caller, &meta, new).await?.into(),
-        )))
+        Ok(UserCreated::Created(Json(users::create(&state, &caller, &meta, new).await?.into())))
     }
 
     /// Get one account.
@@ -160,11 +156,7 @@ impl UsersApi {
     ) -> ApiResult<Json<UserView>> {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ReadUsers)?;
-        Ok(Json(
-            users::get(&state.db, caller.organisation_id(), id.0)
-                .await?
-                .into(),
-        ))
+        Ok(Json(users::get(&state.db, caller.organisation_id(), id.0).await?.into()))
     }
 
     /// Edit an account (admins; managers for workers and viewers).
@@ -186,19 +178,11 @@ impl UsersApi {
             password: b.password,
             site_ids: b.site_ids,
         };
-        Ok(Json(
-            users::update(&state, &caller, &meta, id.0, changes)
-                .await?
-                .into(),
-        ))
+        Ok(Json(users::update(&state, &caller, &meta, id.0, changes).await?.into()))
     }
 
     /// Deactivate an account: its sessions end at once; its records stay.
-    #[oai(
-        path = "/v1/users/:id",
-        method = "delete",
-        operation_id = "deactivate_user"
-    )]
+    #[oai(path = "/v1/users/:id", method = "delete", operation_id = "deactivate_user")]
     async fn deactivate(
         &self,
         state: Data<&AppState>,
@@ -208,10 +192,6 @@ impl UsersApi {
     ) -> ApiResult<Json<UserView>> {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ManageUsers)?;
-        Ok(Json(
-            users::deactivate(&state, &caller, &meta, id.0)
-                .await?
-                .into(),
-        ))
+        Ok(Json(users::deactivate(&state, &caller, &meta, id.0).await?.into()))
     }
 }

@@ -35,10 +35,7 @@ pub struct NewApiKey {
 
 /// The parsed scopes of a stored key.
 pub fn scopes_of(key: &api_key::Model) -> Vec<ApiKeyScope> {
-    key.scopes
-        .split_whitespace()
-        .filter_map(|s| parse_stored(s).ok())
-        .collect()
+    key.scopes.split_whitespace().filter_map(|s| parse_stored(s).ok()).collect()
 }
 
 /// Creates a key; answers the row and the key itself, which is never shown
@@ -154,10 +151,7 @@ pub async fn resolve(state: &AppState, secret: &str) -> ServiceResult<Option<Int
     if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
         return Ok(None);
     }
-    if key
-        .last_used_at
-        .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
-    {
+    if key.last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION) {
         api_key::Entity::update_many()
             .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
             .filter(api_key::Column::Id.eq(key.id))

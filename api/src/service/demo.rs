@@ -32,11 +32,7 @@ pub const DEMO_USERS: [(&str, &str, Role); 4] = [
 const DEMO_SITES: [(&str, SiteKind, &str); 4] = [
     ("Riverside Day Centre", SiteKind::DayCentre, "Town centre"),
     ("Harbour Hostel", SiteKind::Hostel, "Harbour ward"),
-    (
-        "St Anne's Night Shelter",
-        SiteKind::NightShelter,
-        "Old town",
-    ),
+    ("St Anne's Night Shelter", SiteKind::NightShelter, "Old town"),
     ("Street Outreach Team", SiteKind::OutreachTeam, "Citywide"),
 ];
 
@@ -96,12 +92,7 @@ pub async fn ensure(
         site_ids.push(site.id);
     }
     for (email, name, role) in DEMO_USERS.into_iter().skip(1) {
-        if user::Entity::find()
-            .filter(user::Column::Email.eq(email))
-            .one(db)
-            .await?
-            .is_some()
-        {
+        if user::Entity::find().filter(user::Column::Email.eq(email)).one(db).await?.is_some() {
             continue;
         }
         let hash = hash_password(DEMO_PASSWORD.to_owned(), cost.clone())

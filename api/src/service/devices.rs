@@ -41,16 +41,11 @@ pub async fn register_for_login(
     registration: DeviceRegistration,
 ) -> ServiceResult<device::Model> {
     let name = validate::text("device.name", &registration.name, 200)?;
-    let platform = registration
-        .platform
-        .map(|p| validate::text("device.platform", &p, 64))
-        .transpose()?;
+    let platform =
+        registration.platform.map(|p| validate::text("device.platform", &p, 64)).transpose()?;
     let txn = state.db.begin().await?;
     let now = Utc::now();
-    let device = match device::Entity::find_by_id(registration.id)
-        .one(&txn)
-        .await?
-    {
+    let device = match device::Entity::find_by_id(registration.id).one(&txn).await? {
         Some(existing) => {
             if existing.organisation_id != organisation_id || existing.user_id != user_id {
                 return Err(ServiceError::Conflict {

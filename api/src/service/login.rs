@@ -79,12 +79,8 @@ pub async fn login(
     let limits = &state.config.login_limits;
     let email = email.trim().to_lowercase();
     let address_key = format!("ratelimit:login:address:{}", address_bucket(meta.client_ip));
-    let (attempts, reset) = hit(
-        state,
-        &address_key,
-        Duration::from_secs(limits.address_window_secs),
-    )
-    .await;
+    let (attempts, reset) =
+        hit(state, &address_key, Duration::from_secs(limits.address_window_secs)).await;
     if attempts > limits.address_attempts {
         return Err(LoginError::RateLimited(reset));
     }
@@ -95,22 +91,15 @@ pub async fn login(
         return Err(LoginError::RateLimited(reset));
     }
 
-    let account = user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&state.db)
-        .await?;
+    let account =
+        user::Entity::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?;
     let stored_hash = account.as_ref().map(|u| u.password_hash.clone());
     let verified =
         verify_password(password, stored_hash, state.config.password_hashing.clone()).await;
     let account = match account {
         Some(account) if verified && account.deactivated_at.is_none() => account,
         other => {
-            hit(
-                state,
-                &account_key,
-                Duration::from_secs(limits.account_window_secs),
-            )
-            .await;
+            hit(state, &account_key, Duration::from_secs(limits.account_window_secs)).await;
             if let Some(account) = other {
                 audit::record_raw(
                     &state.db,
@@ -152,12 +141,7 @@ pub async fn login(
     )
     .await?;
     let user = users::get(&state.db, account.organisation_id, account.id).await?;
-    Ok(LoginOutcome {
-        token,
-        caller,
-        user,
-        device,
-    })
+    Ok(LoginOutcome { token, caller, user, device })
 }
 
 /// Ends the caller's session.

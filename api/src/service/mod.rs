@@ -57,10 +57,7 @@ pub enum ServiceError {
 impl ServiceError {
     /// A validation failure on `field`.
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: field.to_owned(),
-            detail: detail.into(),
-        }
+        Self::Invalid { field: field.to_owned(), detail: detail.into() }
     }
 }
 
@@ -71,12 +68,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden { code, detail } => ApiError::forbidden(code, detail),
             ServiceError::Conflict { code, detail } => ApiError::conflict(code, detail),
             ServiceError::Invalid { field, detail } => ApiError::Unprocessable(Json(
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    detail,
-                )
-                .with_field(field),
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail)
+                    .with_field(field),
             )),
             ServiceError::Db(db) => db.into(),
             ServiceError::Internal(msg) => ApiError::internal(&msg),

@@ -103,12 +103,7 @@ pub async fn create_with_admin(
             detail: format!("an organisation `{slug}` exists"),
         });
     }
-    if user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&txn)
-        .await?
-        .is_some()
-    {
+    if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.is_some() {
         return Err(ServiceError::Conflict {
             code: "email_taken",
             detail: "that email already has an account".into(),

@@ -121,10 +121,7 @@ pub async fn update(
     id: Uuid,
     changes: SiteChanges,
 ) -> ServiceResult<site::Model> {
-    let name = changes
-        .name
-        .map(|n| validate::text("name", &n, 200))
-        .transpose()?;
+    let name = changes.name.map(|n| validate::text("name", &n, 200)).transpose()?;
     let new_area = changes.area.map(area).transpose()?;
     let txn = state.db.begin().await?;
     let mut active = get(&txn, caller, id).await?.into_active_model();

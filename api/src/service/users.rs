@@ -97,11 +97,7 @@ pub async fn list(
 fn with_sites(user: user::Model, mut site_ids: Vec<Uuid>) -> ServiceResult<UserWithSites> {
     site_ids.sort();
     let role = parse_stored::<Role>(&user.role).map_err(ServiceError::Internal)?;
-    Ok(UserWithSites {
-        user,
-        role,
-        site_ids,
-    })
+    Ok(UserWithSites { user, role, site_ids })
 }
 
 /// One account of the caller's organisation.
@@ -173,10 +169,7 @@ async fn set_sites<C: ConnectionTrait>(
     user_id: Uuid,
     site_ids: &[Uuid],
 ) -> ServiceResult<()> {
-    user_site::Entity::delete_many()
-        .filter(user_site::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?;
+    user_site::Entity::delete_many().filter(user_site::Column::UserId.eq(user_id)).exec(db).await?;
     if !site_ids.is_empty() {
         user_site::Entity::insert_many(site_ids.iter().map(|site_id| user_site::ActiveModel {
             user_id: Set(user_id),
@@ -205,12 +198,7 @@ pub async fn create(
 
     let txn = state.db.begin().await?;
     let site_ids = check_sites(&txn, caller.organisation_id(), &new.site_ids).await?;
-    if user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&txn)
-        .await?
-        .is_some()
-    {
+    if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.is_some() {
         return Err(ServiceError::Conflict {
             code: "email_taken",
             detail: "that email already has an account".into(),
@@ -256,10 +244,8 @@ pub async fn update(
     changes: UserChanges,
 ) -> ServiceResult<UserWithSites> {
     let actor = actor_role(caller)?;
-    let display_name = changes
-        .display_name
-        .map(|n| validate::text("display_name", &n, 200))
-        .transpose()?;
+    let display_name =
+        changes.display_name.map(|n| validate::text("display_name", &n, 200)).transpose()?;
     let password_hash = match changes.password {
         Some(password) => {
             validate::password("password", &password)?;

@@ -9,16 +9,10 @@ pub fn text(field: &str, value: &str, max: usize) -> ServiceResult<String> {
         return Err(ServiceError::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ServiceError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(ServiceError::invalid(field, format!("must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(ServiceError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(ServiceError::invalid(field, "must not contain control characters"));
     }
     Ok(value.to_owned())
 }
@@ -37,27 +31,17 @@ pub fn email(field: &str, value: &str) -> ServiceResult<String> {
         }
         None => false,
     };
-    if valid {
-        Ok(value)
-    } else {
-        Err(ServiceError::invalid(field, "must be an email address"))
-    }
+    if valid { Ok(value) } else { Err(ServiceError::invalid(field, "must be an email address")) }
 }
 
 /// A password long enough to resist guessing, short enough to hash cheaply.
 pub fn password(field: &str, value: &str) -> ServiceResult<()> {
     let length = value.chars().count();
     if length < 10 {
-        return Err(ServiceError::invalid(
-            field,
-            "must be at least 10 characters",
-        ));
+        return Err(ServiceError::invalid(field, "must be at least 10 characters"));
     }
     if length > 256 {
-        return Err(ServiceError::invalid(
-            field,
-            "must be at most 256 characters",
-        ));
+        return Err(ServiceError::invalid(field, "must be at most 256 characters"));
     }
     Ok(())
 }
@@ -65,16 +49,10 @@ pub fn password(field: &str, value: &str) -> ServiceResult<()> {
 /// A URL-safe slug: lower-case letters, digits and dashes.
 pub fn slug(field: &str, value: &str) -> ServiceResult<String> {
     let value = text(field, value, 100)?;
-    if value
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
+    if value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
         Ok(value)
     } else {
-        Err(ServiceError::invalid(
-            field,
-            "may hold only a-z, 0-9 and '-'",
-        ))
+        Err(ServiceError::invalid(field, "may hold only a-z, 0-9 and '-'"))
     }
 }
 
@@ -84,19 +62,8 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            email("e", " Worker@Example.org ").unwrap(),
-            "worker@example.org"
-        );
-        for bad in [
-            "",
-            "no-at",
-            "@x.org",
-            "a@b",
-            "a@.org",
-            "a b@x.org",
-            "a@b@c.org",
-        ] {
+        assert_eq!(email("e", " Worker@Example.org ").unwrap(), "worker@example.org");
+        for bad in ["", "no-at", "@x.org", "a@b", "a@.org", "a b@x.org", "a@b@c.org"] {
             assert!(email("e", bad).is_err(), "{bad} accepted");
         }
     }

@@ -26,9 +26,7 @@ async fn an_api_key_works_within_its_scopes_until_revoked() {
     assert!(key.starts_with("opk_"));
     assert!(key.starts_with(created.body["api_key"]["prefix"].as_str().unwrap()));
 
-    let sites = app
-        .call(Method::GET, "/v1/sites", Auth::ApiKey(&key), None)
-        .await;
+    let sites = app.call(Method::GET, "/v1/sites", Auth::ApiKey(&key), None).await;
     assert_eq!(sites.ok()["items"].as_array().unwrap().len(), 4);
     app.call(Method::GET, "/v1/users", Auth::ApiKey(&key), None)
         .await
@@ -68,13 +66,8 @@ async fn api_key_input_is_validated() {
     let app = spawn_app().await;
     app.load_demo().await;
     let admin = app.login("admin@demo.outpost.test").await;
-    let none = app
-        .post("/v1/api-keys", &admin, json!({ "name": "k", "scopes": [] }))
-        .await;
-    assert_eq!(
-        none.assert_problem(422, "validation_failed")["field"],
-        "scopes"
-    );
+    let none = app.post("/v1/api-keys", &admin, json!({ "name": "k", "scopes": [] })).await;
+    assert_eq!(none.assert_problem(422, "validation_failed")["field"], "scopes");
     let past = app
         .post(
             "/v1/api-keys",
@@ -82,15 +75,8 @@ async fn api_key_input_is_validated() {
             json!({ "name": "k", "scopes": ["users:read"], "expires_at": "2001-01-01T00:00:00Z" }),
         )
         .await;
-    assert_eq!(
-        past.assert_problem(422, "validation_failed")["field"],
-        "expires_at"
-    );
-    app.post(
-        "/v1/api-keys",
-        &admin,
-        json!({ "name": "k", "scopes": ["everything"] }),
-    )
-    .await
-    .assert_problem(400, "invalid_body");
+    assert_eq!(past.assert_problem(422, "validation_failed")["field"], "expires_at");
+    app.post("/v1/api-keys", &admin, json!({ "name": "k", "scopes": ["everything"] }))
+        .await
+        .assert_problem(400, "invalid_body");
 }

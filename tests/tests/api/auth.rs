@@ -7,9 +7,7 @@ use reqwest::Method;
 async fn a_demo_worker_logs_in_and_calls_me() {
     let app = spawn_app().await;
     app.load_demo().await;
-    let login = app
-        .try_login("worker1@demo.outpost.test", PASSWORD, None)
-        .await;
+    let login = app.try_login("worker1@demo.outpost.test", PASSWORD, None).await;
     let body = login.ok();
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["token"].as_str().unwrap().starts_with("ops_"));
@@ -30,22 +28,16 @@ async fn a_demo_worker_logs_in_and_calls_me() {
 async fn login_is_case_insensitive_on_email() {
     let app = spawn_app().await;
     app.load_demo().await;
-    app.try_login("  Worker1@Demo.Outpost.Test ", PASSWORD, None)
-        .await
-        .ok();
+    app.try_login("  Worker1@Demo.Outpost.Test ", PASSWORD, None).await.ok();
 }
 
 #[tokio::test]
 async fn wrong_password_and_unknown_email_look_the_same() {
     let app = spawn_app().await;
     app.load_demo().await;
-    let wrong = app
-        .try_login("worker1@demo.outpost.test", "not-the-password", None)
-        .await;
+    let wrong = app.try_login("worker1@demo.outpost.test", "not-the-password", None).await;
     wrong.assert_problem(401, "invalid_credentials");
-    let unknown = app
-        .try_login("nobody@demo.outpost.test", PASSWORD, None)
-        .await;
+    let unknown = app.try_login("nobody@demo.outpost.test", PASSWORD, None).await;
     unknown.assert_problem(401, "invalid_credentials");
     assert_eq!(wrong.body["detail"], unknown.body["detail"]);
 }
@@ -60,23 +52,12 @@ async fn failed_logins_are_limited_per_account() {
             .assert_problem(401, "invalid_credentials");
     }
     // Locked now, even with the right password.
-    let locked = app
-        .try_login("worker1@demo.outpost.test", PASSWORD, None)
-        .await;
+    let locked = app.try_login("worker1@demo.outpost.test", PASSWORD, None).await;
     locked.assert_problem(429, "rate_limited");
-    let retry_after: u64 = locked.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        (1..=900).contains(&retry_after),
-        "retry-after {retry_after}"
-    );
+    let retry_after: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "retry-after {retry_after}");
     // Another account is not affected.
-    app.try_login("worker2@demo.outpost.test", PASSWORD, None)
-        .await
-        .ok();
+    app.try_login("worker2@demo.outpost.test", PASSWORD, None).await.ok();
 }
 
 #[tokio::test]
@@ -89,9 +70,7 @@ async fn login_attempts_are_limited_per_address() {
             .await
             .assert_problem(401, "invalid_credentials");
     }
-    let limited = app
-        .try_login("worker1@demo.outpost.test", PASSWORD, None)
-        .await;
+    let limited = app.try_login("worker1@demo.outpost.test", PASSWORD, None).await;
     limited.assert_problem(429, "rate_limited");
     assert!(limited.headers.contains_key("retry-after"));
 }
@@ -122,13 +101,9 @@ async fn logout_ends_the_session() {
     app.load_demo().await;
     let token = app.login("worker1@demo.outpost.test").await;
     let other = app.login("worker1@demo.outpost.test").await;
-    let out = app
-        .call(Method::POST, "/v1/auth/logout", Auth::Bearer(&token), None)
-        .await;
+    let out = app.call(Method::POST, "/v1/auth/logout", Auth::Bearer(&token), None).await;
     assert_eq!(out.status.as_u16(), 204, "{}", out.text);
-    app.get("/v1/me", &token)
-        .await
-        .assert_problem(401, "invalid_token");
+    app.get("/v1/me", &token).await.assert_problem(401, "invalid_token");
     app.call(Method::POST, "/v1/auth/logout", Auth::Bearer(&token), None)
         .await
         .assert_problem(401, "invalid_token");
@@ -139,15 +114,10 @@ async fn logout_ends_the_session() {
 #[tokio::test]
 async fn a_made_up_token_is_refused() {
     let app = spawn_app().await;
-    app.get(
-        "/v1/me",
-        "ops_0000000000000000000000000000000000000000000000000000000000000000",
-    )
-    .await
-    .assert_problem(401, "invalid_token");
-    app.get("/v1/me", "not-even-a-token")
+    app.get("/v1/me", "ops_0000000000000000000000000000000000000000000000000000000000000000")
         .await
         .assert_problem(401, "invalid_token");
+    app.get("/v1/me", "not-even-a-token").await.assert_problem(401, "invalid_token");
 }
 
 #[tokio::test]
@@ -156,16 +126,10 @@ async fn a_deactivated_user_is_signed_out_and_cannot_sign_in() {
     app.load_demo().await;
     let manager = app.login("manager@demo.outpost.test").await;
     let worker = app.login("worker2@demo.outpost.test").await;
-    let worker_id = app.get("/v1/me", &worker).await.ok()["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.delete(&format!("/v1/users/{worker_id}"), &manager)
-        .await
-        .ok();
-    app.get("/v1/me", &worker)
-        .await
-        .assert_problem(401, "invalid_token");
+    let worker_id =
+        app.get("/v1/me", &worker).await.ok()["user"]["id"].as_str().unwrap().to_owned();
+    app.delete(&format!("/v1/users/{worker_id}"), &manager).await.ok();
+    app.get("/v1/me", &worker).await.assert_problem(401, "invalid_token");
     app.try_login("worker2@demo.outpost.test", PASSWORD, None)
         .await
         .assert_problem(401, "invalid_credentials");

@@ -21,19 +21,13 @@ async fn every_error_has_the_problem_shape() {
         .await;
     malformed.assert_problem(400, "invalid_body");
     app.call(Method::POST, "/v1/auth/login", Auth::None, Some(json!({ "email": "a@b.org", "password": "x", "device": { "id": "not-a-uuid", "name": "n" } }))).await.assert_problem(400, "invalid_body");
-    app.get("/v1/sites/not-a-uuid", &worker)
-        .await
-        .assert_problem(400, "invalid_parameter");
+    app.get("/v1/sites/not-a-uuid", &worker).await.assert_problem(400, "invalid_parameter");
     app.get("/v1/sites?include_archived=maybe", &worker)
         .await
         .assert_problem(400, "invalid_parameter");
     // 401: no credentials, and bad ones.
-    app.call(Method::GET, "/v1/me", Auth::None, None)
-        .await
-        .assert_problem(401, "unauthenticated");
-    app.get("/v1/me", "ops_nope")
-        .await
-        .assert_problem(401, "invalid_token");
+    app.call(Method::GET, "/v1/me", Auth::None, None).await.assert_problem(401, "unauthenticated");
+    app.get("/v1/me", "ops_nope").await.assert_problem(401, "invalid_token");
     // 403, 404 (a record and a route), 405.
     app.post("/v1/sites", &worker, json!({ "name": "X", "kind": "van" }))
         .await
@@ -41,21 +35,15 @@ async fn every_error_has_the_problem_shape() {
     app.get(&format!("/v1/sites/{}", uuid::Uuid::now_v7()), &worker)
         .await
         .assert_problem(404, "not_found");
-    app.get("/v1/no-such-thing", &worker)
-        .await
-        .assert_problem(404, "not_found");
+    app.get("/v1/no-such-thing", &worker).await.assert_problem(404, "not_found");
     app.call(Method::PUT, "/v1/me", Auth::Bearer(&worker), None)
         .await
         .assert_problem(405, "method_not_allowed");
     // 409, 413 (declared length and chunked), 415, 422.
     let taken = json!({ "email": "worker2@demo.outpost.test", "display_name": "X", "role": "worker", "password": "long-enough-pw" });
-    app.post("/v1/users", &admin, taken)
-        .await
-        .assert_problem(409, "email_taken");
+    app.post("/v1/users", &admin, taken).await.assert_problem(409, "email_taken");
     let big = json!({ "name": "x".repeat(2000), "kind": "van" });
-    app.post("/v1/sites", &admin, big.clone())
-        .await
-        .assert_problem(413, "payload_too_large");
+    app.post("/v1/sites", &admin, big.clone()).await.assert_problem(413, "payload_too_large");
     let chunked = app
         .raw(|c, base| {
             let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
@@ -63,9 +51,7 @@ async fn every_error_has_the_problem_shape() {
             c.post(format!("{base}/v1/sites"))
                 .bearer_auth(&admin)
                 .header("content-type", "application/json")
-                .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-                    chunks,
-                )))
+                .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
         })
         .await;
     chunked.assert_problem(413, "payload_too_large");
@@ -86,17 +72,11 @@ async fn every_error_has_the_problem_shape() {
 async fn a_request_id_is_echoed_or_made() {
     let app = spawn_app().await;
     let given = app
-        .raw(|c, base| {
-            c.get(format!("{base}/healthz"))
-                .header("x-request-id", "phone-42.sync-7")
-        })
+        .raw(|c, base| c.get(format!("{base}/healthz")).header("x-request-id", "phone-42.sync-7"))
         .await;
     assert_eq!(given.headers["x-request-id"], "phone-42.sync-7");
     let junk = app
-        .raw(|c, base| {
-            c.get(format!("{base}/healthz"))
-                .header("x-request-id", "<script>")
-        })
+        .raw(|c, base| c.get(format!("{base}/healthz")).header("x-request-id", "<script>"))
         .await;
     assert_ne!(junk.headers["x-request-id"], "<script>");
     let made = app.call(Method::GET, "/healthz", Auth::None, None).await;
@@ -114,10 +94,7 @@ async fn secrets_are_never_stored_in_clear() {
     let sessions = session::Entity::find().all(&app.state.db).await.unwrap();
     assert_eq!(sessions.len(), 1);
     assert!(!sessions[0].token_hash.contains(&token[4..]));
-    assert_eq!(
-        sessions[0].token_hash,
-        outpost_api::secrets::hash_secret(&token)
-    );
+    assert_eq!(sessions[0].token_hash, outpost_api::secrets::hash_secret(&token));
     let worker = user::Entity::find()
         .filter(user::Column::Email.eq("worker1@demo.outpost.test"))
         .one(&app.state.db)

@@ -12,14 +12,11 @@ async fn a_device_registers_at_login_and_shows_in_me() {
     let app = spawn_app().await;
     app.load_demo().await;
     let device_id = Uuid::now_v7();
-    let token = app
-        .login_on_device("worker1@demo.outpost.test", device_id)
-        .await;
+    let token = app.login_on_device("worker1@demo.outpost.test", device_id).await;
     let me = app.get("/v1/me", &token).await;
     assert_eq!(me.ok()["device"]["id"], device_id.to_string());
     // Logging in again from the same device reuses it.
-    app.login_on_device("worker1@demo.outpost.test", device_id)
-        .await;
+    app.login_on_device("worker1@demo.outpost.test", device_id).await;
     let devices = app.get("/v1/devices", &token).await;
     assert_eq!(devices.ok()["items"].as_array().unwrap().len(), 1);
 }
@@ -29,12 +26,9 @@ async fn a_device_of_another_user_is_refused() {
     let app = spawn_app().await;
     app.load_demo().await;
     let device_id = Uuid::now_v7();
-    app.login_on_device("worker1@demo.outpost.test", device_id)
-        .await;
+    app.login_on_device("worker1@demo.outpost.test", device_id).await;
     let device = json!({ "id": device_id, "name": "borrowed" });
-    let answer = app
-        .try_login("worker2@demo.outpost.test", PASSWORD, Some(device))
-        .await;
+    let answer = app.try_login("worker2@demo.outpost.test", PASSWORD, Some(device)).await;
     answer.assert_problem(409, "device_registered_to_another_user");
 }
 
@@ -43,26 +37,16 @@ async fn revoking_a_lost_phone_ends_every_session_on_it() {
     let app = spawn_app().await;
     app.load_demo().await;
     let phone = Uuid::now_v7();
-    let first = app
-        .login_on_device("worker1@demo.outpost.test", phone)
-        .await;
-    let second = app
-        .login_on_device("worker1@demo.outpost.test", phone)
-        .await;
+    let first = app.login_on_device("worker1@demo.outpost.test", phone).await;
+    let second = app.login_on_device("worker1@demo.outpost.test", phone).await;
     let elsewhere = app.login("worker1@demo.outpost.test").await;
     let manager = app.login("manager@demo.outpost.test").await;
 
-    let revoked = app
-        .post(&format!("/v1/devices/{phone}/revoke"), &manager, json!({}))
-        .await;
+    let revoked = app.post(&format!("/v1/devices/{phone}/revoke"), &manager, json!({})).await;
     assert!(revoked.ok()["revoked_at"].is_string());
 
-    app.get("/v1/me", &first)
-        .await
-        .assert_problem(401, "invalid_token");
-    app.get("/v1/me", &second)
-        .await
-        .assert_problem(401, "invalid_token");
+    app.get("/v1/me", &first).await.assert_problem(401, "invalid_token");
+    app.get("/v1/me", &second).await.assert_problem(401, "invalid_token");
     app.get("/v1/me", &elsewhere).await.ok();
     let device = json!({ "id": phone, "name": "found it" });
     app.try_login("worker1@demo.outpost.test", PASSWORD, Some(device))
@@ -77,18 +61,13 @@ async fn a_worker_may_revoke_only_their_own_device() {
     let mine = Uuid::now_v7();
     let theirs = Uuid::now_v7();
     let worker1 = app.login_on_device("worker1@demo.outpost.test", mine).await;
-    app.login_on_device("worker2@demo.outpost.test", theirs)
-        .await;
+    app.login_on_device("worker2@demo.outpost.test", theirs).await;
     // Another worker's device is invisible to a worker.
     app.post(&format!("/v1/devices/{theirs}/revoke"), &worker1, json!({}))
         .await
         .assert_problem(404, "not_found");
-    app.post(&format!("/v1/devices/{mine}/revoke"), &worker1, json!({}))
-        .await
-        .ok();
-    app.get("/v1/me", &worker1)
-        .await
-        .assert_problem(401, "invalid_token");
+    app.post(&format!("/v1/devices/{mine}/revoke"), &worker1, json!({})).await.ok();
+    app.get("/v1/me", &worker1).await.assert_problem(401, "invalid_token");
 }
 
 #[tokio::test]
@@ -96,26 +75,18 @@ async fn a_session_survives_a_cache_flush() {
     let app = spawn_app().await;
     app.load_demo().await;
     let phone = Uuid::now_v7();
-    let token = app
-        .login_on_device("worker1@demo.outpost.test", phone)
-        .await;
+    let token = app.login_on_device("worker1@demo.outpost.test", phone).await;
     app.get("/v1/me", &token).await.ok();
     app.flush_cache().await;
     let me = app.get("/v1/me", &token).await;
     assert_eq!(me.ok()["device"]["id"], phone.to_string());
     // Revocation still works on a session rebuilt from the database.
     app.flush_cache().await;
-    let out = app
-        .call(Method::POST, "/v1/auth/logout", Auth::Bearer(&token), None)
-        .await;
+    let out = app.call(Method::POST, "/v1/auth/logout", Auth::Bearer(&token), None).await;
     assert_eq!(out.status.as_u16(), 204);
-    app.get("/v1/me", &token)
-        .await
-        .assert_problem(401, "invalid_token");
+    app.get("/v1/me", &token).await.assert_problem(401, "invalid_token");
     app.flush_cache().await;
-    app.get("/v1/me", &token)
-        .await
-        .assert_problem(401, "invalid_token");
+    app.get("/v1/me", &token).await.assert_problem(401, "invalid_token");
 }
 
 #[tokio::test]
@@ -131,13 +102,9 @@ async fn sessions_work_from_the_database_while_redis_is_unreachable() {
     let ready = app.call(Method::GET, "/readyz", Auth::None, None).await;
     assert_eq!(ready.ok()["status"], "degraded");
     assert_eq!(ready.body["cache"], "down");
-    let out = app
-        .call(Method::POST, "/v1/auth/logout", Auth::Bearer(&token), None)
-        .await;
+    let out = app.call(Method::POST, "/v1/auth/logout", Auth::Bearer(&token), None).await;
     assert_eq!(out.status.as_u16(), 204);
-    app.get("/v1/me", &token)
-        .await
-        .assert_problem(401, "invalid_token");
+    app.get("/v1/me", &token).await.assert_problem(401, "invalid_token");
 }
 
 #[tokio::test]
@@ -148,22 +115,15 @@ async fn logout_and_revocation_reach_every_instance_at_once() {
 
     let token = a.login("worker1@demo.outpost.test").await;
     b.get("/v1/me", &token).await.ok();
-    a.call(Method::POST, "/v1/auth/logout", Auth::Bearer(&token), None)
-        .await;
-    b.get("/v1/me", &token)
-        .await
-        .assert_problem(401, "invalid_token");
+    a.call(Method::POST, "/v1/auth/logout", Auth::Bearer(&token), None).await;
+    b.get("/v1/me", &token).await.assert_problem(401, "invalid_token");
 
     let phone = Uuid::now_v7();
     let on_phone = b.login_on_device("worker2@demo.outpost.test", phone).await;
     a.get("/v1/me", &on_phone).await.ok();
     let manager = b.login("manager@demo.outpost.test").await;
-    b.post(&format!("/v1/devices/{phone}/revoke"), &manager, json!({}))
-        .await
-        .ok();
-    a.get("/v1/me", &on_phone)
-        .await
-        .assert_problem(401, "invalid_token");
+    b.post(&format!("/v1/devices/{phone}/revoke"), &manager, json!({})).await.ok();
+    a.get("/v1/me", &on_phone).await.assert_problem(401, "invalid_token");
 }
 
 #[tokio::test]
@@ -173,14 +133,10 @@ async fn an_idle_session_expires() {
     let token = app.login("worker1@demo.outpost.test").await;
     app.get("/v1/me", &token).await.ok();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    app.get("/v1/me", &token)
-        .await
-        .assert_problem(401, "invalid_token");
+    app.get("/v1/me", &token).await.assert_problem(401, "invalid_token");
     // Not resurrected from the database either.
     app.flush_cache().await;
-    app.get("/v1/me", &token)
-        .await
-        .assert_problem(401, "invalid_token");
+    app.get("/v1/me", &token).await.assert_problem(401, "invalid_token");
 }
 
 #[tokio::test]
@@ -189,19 +145,8 @@ async fn a_role_change_applies_to_the_next_request() {
     app.load_demo().await;
     let admin = app.login("admin@demo.outpost.test").await;
     let worker = app.login("worker1@demo.outpost.test").await;
-    app.get("/v1/users", &worker)
-        .await
-        .assert_problem(403, "forbidden");
-    let id = app.get("/v1/me", &worker).await.ok()["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.patch(
-        &format!("/v1/users/{id}"),
-        &admin,
-        json!({ "role": "manager" }),
-    )
-    .await
-    .ok();
+    app.get("/v1/users", &worker).await.assert_problem(403, "forbidden");
+    let id = app.get("/v1/me", &worker).await.ok()["user"]["id"].as_str().unwrap().to_owned();
+    app.patch(&format!("/v1/users/{id}"), &admin, json!({ "role": "manager" })).await.ok();
     app.get("/v1/users", &worker).await.ok();
 }

@@ -35,21 +35,9 @@ async fn a_manager_creates_edits_and_archives_a_site() {
 
     assert!(app.delete(&format!("/v1/sites/{id}"), &manager).await.ok()["archived_at"].is_string());
     let listed = app.get("/v1/sites", &manager).await;
-    assert!(
-        listed.ok()["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["id"] != id)
-    );
+    assert!(listed.ok()["items"].as_array().unwrap().iter().all(|s| s["id"] != id));
     let all = app.get("/v1/sites?include_archived=true", &manager).await;
-    assert!(
-        all.ok()["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["id"] == id)
-    );
+    assert!(all.ok()["items"].as_array().unwrap().iter().any(|s| s["id"] == id));
     // Archived sites still answer by id.
     app.get(&format!("/v1/sites/{id}"), &manager).await.ok();
 }
@@ -59,33 +47,12 @@ async fn site_input_is_validated() {
     let app = spawn_app().await;
     app.load_demo().await;
     let admin = app.login("admin@demo.outpost.test").await;
-    let blank = app
-        .post(
-            "/v1/sites",
-            &admin,
-            json!({ "name": "   ", "kind": "hostel" }),
-        )
-        .await;
-    assert_eq!(
-        blank.assert_problem(422, "validation_failed")["field"],
-        "name"
-    );
-    let long = app
-        .post(
-            "/v1/sites",
-            &admin,
-            json!({ "name": "x".repeat(201), "kind": "hostel" }),
-        )
-        .await;
-    assert_eq!(
-        long.assert_problem(422, "validation_failed")["field"],
-        "name"
-    );
-    app.post(
-        "/v1/sites",
-        &admin,
-        json!({ "name": "A", "kind": "castle" }),
-    )
-    .await
-    .assert_problem(400, "invalid_body");
+    let blank = app.post("/v1/sites", &admin, json!({ "name": "   ", "kind": "hostel" })).await;
+    assert_eq!(blank.assert_problem(422, "validation_failed")["field"], "name");
+    let long =
+        app.post("/v1/sites", &admin, json!({ "name": "x".repeat(201), "kind": "hostel" })).await;
+    assert_eq!(long.assert_problem(422, "validation_failed")["field"], "name");
+    app.post("/v1/sites", &admin, json!({ "name": "A", "kind": "castle" }))
+        .await
+        .assert_problem(400, "invalid_body");
 }

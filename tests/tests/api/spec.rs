@@ -29,21 +29,10 @@ fn every_operation_has_an_id_a_tag_a_summary_and_problem_errors() {
         for (method, op) in operations.as_object().unwrap() {
             count += 1;
             let name = format!("{} {path}", method.to_uppercase());
-            let id = op["operationId"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{name}: no operationId"));
-            assert!(
-                ids.insert(id.to_owned()),
-                "{name}: duplicate operationId {id}"
-            );
-            assert!(
-                !op["tags"].as_array().is_none_or(Vec::is_empty),
-                "{name}: no tag"
-            );
-            assert!(
-                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
-                "{name}: no summary"
-            );
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{name}: no operationId"));
+            assert!(ids.insert(id.to_owned()), "{name}: duplicate operationId {id}");
+            assert!(!op["tags"].as_array().is_none_or(Vec::is_empty), "{name}: no tag");
+            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name}: no summary");
             let responses = op["responses"].as_object().unwrap();
             for status in ["400", "401", "404", "422", "500"] {
                 let content = &responses
@@ -55,11 +44,7 @@ fn every_operation_has_an_id_a_tag_a_summary_and_problem_errors() {
                 );
             }
             let public = ["/v1/auth/login", "/healthz", "/readyz"].contains(&path.as_str());
-            assert_eq!(
-                op.get("security").is_none(),
-                public,
-                "{name}: security scheme"
-            );
+            assert_eq!(op.get("security").is_none(), public, "{name}: security scheme");
         }
     }
     assert!(count >= 20, "only {count} operations");
@@ -70,17 +55,11 @@ fn every_operation_has_an_id_a_tag_a_summary_and_problem_errors() {
 #[tokio::test]
 async fn the_server_serves_its_spec_and_docs() {
     let app = spawn_app().await;
-    let served = app
-        .call(Method::GET, "/openapi.json", Auth::None, None)
-        .await;
+    let served = app.call(Method::GET, "/openapi.json", Auth::None, None).await;
     assert_eq!(served.status.as_u16(), 200);
     let committed: Value = serde_json::from_str(&committed()).unwrap();
     assert_eq!(served.body, committed);
     let docs = app.call(Method::GET, "/docs", Auth::None, None).await;
     assert_eq!(docs.status.as_u16(), 200);
-    assert!(
-        docs.text.contains("swagger"),
-        "docs page: {}",
-        &docs.text[..docs.text.len().min(200)]
-    );
+    assert!(docs.text.contains("swagger"), "docs page: {}", &docs.text[..docs.text.len().min(200)]);
 }

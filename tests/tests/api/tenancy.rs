@@ -12,81 +12,42 @@ async fn another_organisations_records_are_404_and_never_listed() {
     let demo_admin = app.login("admin@demo.outpost.test").await;
     let other_admin = app.other_organisation("other-org").await;
 
-    let demo_site = app.get("/v1/sites", &demo_admin).await.ok()["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let demo_user = app.get("/v1/users", &demo_admin).await.ok()["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let demo_site =
+        app.get("/v1/sites", &demo_admin).await.ok()["items"][0]["id"].as_str().unwrap().to_owned();
+    let demo_user =
+        app.get("/v1/users", &demo_admin).await.ok()["items"][0]["id"].as_str().unwrap().to_owned();
     let phone = Uuid::now_v7();
-    app.login_on_device("worker1@demo.outpost.test", phone)
-        .await;
+    app.login_on_device("worker1@demo.outpost.test", phone).await;
 
-    for path in [
-        format!("/v1/sites/{demo_site}"),
-        format!("/v1/users/{demo_user}"),
-    ] {
-        app.get(&path, &other_admin)
-            .await
-            .assert_problem(404, "not_found");
-        app.delete(&path, &other_admin)
-            .await
-            .assert_problem(404, "not_found");
+    for path in [format!("/v1/sites/{demo_site}"), format!("/v1/users/{demo_user}")] {
+        app.get(&path, &other_admin).await.assert_problem(404, "not_found");
+        app.delete(&path, &other_admin).await.assert_problem(404, "not_found");
     }
-    app.get(&format!("/v1/devices/{phone}"), &other_admin)
+    app.get(&format!("/v1/devices/{phone}"), &other_admin).await.assert_problem(404, "not_found");
+    app.patch(&format!("/v1/sites/{demo_site}"), &other_admin, json!({ "name": "Mine now" }))
         .await
         .assert_problem(404, "not_found");
-    app.patch(
-        &format!("/v1/sites/{demo_site}"),
-        &other_admin,
-        json!({ "name": "Mine now" }),
-    )
-    .await
-    .assert_problem(404, "not_found");
-    app.patch(
-        &format!("/v1/users/{demo_user}"),
-        &other_admin,
-        json!({ "role": "viewer" }),
-    )
-    .await
-    .assert_problem(404, "not_found");
-    app.post(
-        &format!("/v1/devices/{phone}/revoke"),
-        &other_admin,
-        json!({}),
-    )
-    .await
-    .assert_problem(404, "not_found");
+    app.patch(&format!("/v1/users/{demo_user}"), &other_admin, json!({ "role": "viewer" }))
+        .await
+        .assert_problem(404, "not_found");
+    app.post(&format!("/v1/devices/{phone}/revoke"), &other_admin, json!({}))
+        .await
+        .assert_problem(404, "not_found");
 
     // Nothing of the demo organisation leaks into the other's lists.
-    assert!(
-        app.get("/v1/sites", &other_admin).await.ok()["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.get("/v1/sites", &other_admin).await.ok()["items"].as_array().unwrap().is_empty());
     let users = app.get("/v1/users", &other_admin).await;
     let users = users.ok()["items"].as_array().unwrap().clone();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["email"], "admin@other-org.test");
     assert!(
-        app.get("/v1/devices", &other_admin).await.ok()["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
+        app.get("/v1/devices", &other_admin).await.ok()["items"].as_array().unwrap().is_empty()
     );
-    assert_eq!(
-        app.get("/v1/organisation", &other_admin).await.ok()["slug"],
-        "other-org"
-    );
+    assert_eq!(app.get("/v1/organisation", &other_admin).await.ok()["slug"], "other-org");
 
     // And the demo site is untouched.
     assert_ne!(
-        app.get(&format!("/v1/sites/{demo_site}"), &demo_admin)
-            .await
-            .ok()["name"],
+        app.get(&format!("/v1/sites/{demo_site}"), &demo_admin).await.ok()["name"],
         "Mine now"
     );
 }
@@ -98,11 +59,7 @@ async fn sites_of_another_organisation_cannot_be_assigned() {
     let demo_admin = app.login("admin@demo.outpost.test").await;
     let other_admin = app.other_organisation("other-org").await;
     let other_site = app
-        .post(
-            "/v1/sites",
-            &other_admin,
-            json!({ "name": "Their hostel", "kind": "hostel" }),
-        )
+        .post("/v1/sites", &other_admin, json!({ "name": "Their hostel", "kind": "hostel" }))
         .await;
     let other_site = other_site.ok()["id"].as_str().unwrap().to_owned();
     let answer = app
@@ -115,10 +72,7 @@ async fn sites_of_another_organisation_cannot_be_assigned() {
             }),
         )
         .await;
-    assert_eq!(
-        answer.assert_problem(422, "validation_failed")["field"],
-        "site_ids"
-    );
+    assert_eq!(answer.assert_problem(422, "validation_failed")["field"], "site_ids");
 }
 
 #[tokio::test]
@@ -134,13 +88,9 @@ async fn an_api_key_sees_only_its_own_organisation() {
         )
         .await;
     let key = key.ok()["key"].as_str().unwrap().to_owned();
-    let sites = app
-        .call(Method::GET, "/v1/sites", Auth::ApiKey(&key), None)
-        .await;
+    let sites = app.call(Method::GET, "/v1/sites", Auth::ApiKey(&key), None).await;
     assert!(sites.ok()["items"].as_array().unwrap().is_empty());
-    let users = app
-        .call(Method::GET, "/v1/users", Auth::ApiKey(&key), None)
-        .await;
+    let users = app.call(Method::GET, "/v1/users", Auth::ApiKey(&key), None).await;
     assert!(
         users.ok()["items"]
             .as_array()

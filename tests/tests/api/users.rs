@@ -23,8 +23,7 @@ async fn an_admin_creates_edits_and_deactivates_an_account() {
     let id = created.body["id"].as_str().unwrap().to_owned();
 
     let token = outpost_tests::Answer::ok(
-        &app.try_login("new.worker@demo.outpost.test", "a-long-password", None)
-            .await,
+        &app.try_login("new.worker@demo.outpost.test", "a-long-password", None).await,
     )["token"]
         .as_str()
         .unwrap()
@@ -42,46 +41,22 @@ async fn an_admin_creates_edits_and_deactivates_an_account() {
     assert_eq!(edited.body["site_ids"], json!([]));
 
     // A password reset by an admin ends the user's sessions.
-    app.patch(
-        &format!("/v1/users/{id}"),
-        &admin,
-        json!({ "password": "another-long-password" }),
-    )
-    .await
-    .ok();
-    app.get("/v1/me", &token)
+    app.patch(&format!("/v1/users/{id}"), &admin, json!({ "password": "another-long-password" }))
         .await
-        .assert_problem(401, "invalid_token");
+        .ok();
+    app.get("/v1/me", &token).await.assert_problem(401, "invalid_token");
     app.try_login("new.worker@demo.outpost.test", "a-long-password", None)
         .await
         .assert_problem(401, "invalid_credentials");
-    app.try_login(
-        "new.worker@demo.outpost.test",
-        "another-long-password",
-        None,
-    )
-    .await
-    .ok();
+    app.try_login("new.worker@demo.outpost.test", "another-long-password", None).await.ok();
 
     assert!(
         app.delete(&format!("/v1/users/{id}"), &admin).await.ok()["deactivated_at"].is_string()
     );
     let listed = app.get("/v1/users", &admin).await;
-    assert!(
-        listed.ok()["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|u| u["id"] != id)
-    );
+    assert!(listed.ok()["items"].as_array().unwrap().iter().all(|u| u["id"] != id));
     let all = app.get("/v1/users?include_deactivated=true", &admin).await;
-    assert!(
-        all.ok()["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|u| u["id"] == id)
-    );
+    assert!(all.ok()["items"].as_array().unwrap().iter().any(|u| u["id"] == id));
 }
 
 #[tokio::test]
@@ -94,18 +69,8 @@ async fn account_input_is_validated() {
         ("email", json!("not-an-email"), 422, "validation_failed"),
         ("password", json!("short"), 422, "validation_failed"),
         ("display_name", json!(""), 422, "validation_failed"),
-        (
-            "site_ids",
-            json!([uuid::Uuid::now_v7()]),
-            422,
-            "validation_failed",
-        ),
-        (
-            "email",
-            json!("worker1@demo.outpost.test"),
-            409,
-            "email_taken",
-        ),
+        ("site_ids", json!([uuid::Uuid::now_v7()]), 422, "validation_failed"),
+        ("email", json!("worker1@demo.outpost.test"), 409, "email_taken"),
         ("role", json!("superuser"), 400, "invalid_body"),
     ];
     for (field, value, status, code) in cases {
@@ -120,7 +85,5 @@ async fn account_input_is_validated() {
     // Nothing was created by the failed attempts.
     let users = app.get("/v1/users", &admin).await;
     assert_eq!(users.ok()["items"].as_array().unwrap().len(), 4);
-    app.try_login("worker1@demo.outpost.test", PASSWORD, None)
-        .await
-        .ok();
+    app.try_login("worker1@demo.outpost.test", PASSWORD, None).await.ok();
 }
