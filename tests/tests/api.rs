@@ -3,6 +3,7 @@
 
 mod api {
     mod api_keys;
+    mod audit;
     mod auth;
     mod errors;
     mod roles;

@@ -2,6 +2,7 @@
 //! checks permissions and calls a service.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod me;
@@ -37,6 +38,8 @@ pub enum ApiTags {
     Devices,
     /// Integrators' API keys.
     ApiKeys,
+    /// The audit trail.
+    Audit,
     /// Health and readiness.
     System,
 }
@@ -50,6 +53,7 @@ pub type OutpostApi = (
     users::UsersApi,
     devices::DevicesApi,
     api_keys::ApiKeysApi,
+    audit::AuditApi,
     system::SystemApi,
 );
 
@@ -63,6 +67,7 @@ pub fn api_service() -> OpenApiService<OutpostApi, ()> {
         users::UsersApi,
         devices::DevicesApi,
         api_keys::ApiKeysApi,
+        audit::AuditApi,
         system::SystemApi,
     );
     OpenApiService::new(api, "Outpost", env!("CARGO_PKG_VERSION")).description(

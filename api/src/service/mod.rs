@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod audit_query;
 pub mod demo;
 pub mod devices;
 pub mod login;
