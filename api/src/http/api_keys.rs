@@ -93,6 +93,7 @@ pub enum ApiKeyCreated {
 }
 
 /// Integrators' API keys.
+#[derive(Default)]
 pub struct ApiKeysApi;
 
 async fn admin(state: &AppState, auth: &SessionToken) -> ApiResult<Caller> {

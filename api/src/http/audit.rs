@@ -67,6 +67,7 @@ pub struct AuditEventPage {
 }
 
 /// The audit trail.
+#[derive(Default)]
 pub struct AuditApi;
 
 #[OpenApi(tag = "ApiTags::Audit")]

@@ -70,6 +70,7 @@ pub enum LogoutResponse {
 }
 
 /// Sign in and sign out.
+#[derive(Default)]
 pub struct AuthApi;
 
 #[OpenApi(tag = "ApiTags::Auth")]

@@ -53,6 +53,7 @@ pub struct DeviceList {
 }
 
 /// Registered devices.
+#[derive(Default)]
 pub struct DevicesApi;
 
 #[OpenApi(tag = "ApiTags::Devices")]

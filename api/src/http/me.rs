@@ -72,6 +72,7 @@ pub async fn me_view(
 }
 
 /// Who the caller is.
+#[derive(Default)]
 pub struct MeApi;
 
 #[OpenApi(tag = "ApiTags::Me")]

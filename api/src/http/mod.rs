@@ -59,18 +59,7 @@ pub type OutpostApi = (
 
 /// The OpenAPI service (the spec and the routes).
 pub fn api_service() -> OpenApiService<OutpostApi, ()> {
-    let api = (
-        auth::AuthApi,
-        me::MeApi,
-        organisation::OrganisationApi,
-        sites::SitesApi,
-        users::UsersApi,
-        devices::DevicesApi,
-        api_keys::ApiKeysApi,
-        audit::AuditApi,
-        system::SystemApi,
-    );
-    OpenApiService::new(api, "Outpost", env!("CARGO_PKG_VERSION")).description(
+    OpenApiService::new(OutpostApi::default(), "Outpost", env!("CARGO_PKG_VERSION")).description(
         "Outpost: records for outreach teams in day centres, hostels, night shelters and on \
          the street, captured offline on phones and synced later. Every error is \
          `application/problem+json` with a stable `code`.",

@@ -50,6 +50,7 @@ pub struct UpdateOrganisation {
 }
 
 /// The caller's own organisation.
+#[derive(Default)]
 pub struct OrganisationApi;
 
 #[OpenApi(tag = "ApiTags::Organisation")]

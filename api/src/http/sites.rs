@@ -96,6 +96,7 @@ pub enum SiteCreated {
 }
 
 /// Sites.
+#[derive(Default)]
 pub struct SitesApi;
 
 #[OpenApi(tag = "ApiTags::Sites")]

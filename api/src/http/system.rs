@@ -53,6 +53,7 @@ pub struct Readiness {
 }
 
 /// Liveness and readiness.
+#[derive(Default)]
 pub struct SystemApi;
 
 #[OpenApi(tag = "ApiTags::System")]

@@ -104,6 +104,7 @@ pub enum UserCreated {
 }
 
 /// Staff accounts.
+#[derive(Default)]
 pub struct UsersApi;
 
 #[OpenApi(tag = "ApiTags::Users")]

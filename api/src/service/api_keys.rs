@@ -77,12 +77,8 @@ pub async fn create(
         &txn,
         caller,
         Some(&meta.request_id),
-        AuditEntry {
-            action: "api_key.created",
-            target_type: "api_key",
-            target_id: Some(key.id),
-            detail: Some(serde_json::json!({ "scopes": scopes })),
-        },
+        AuditEntry::new("api_key.created", "api_key", key.id)
+            .with_detail(serde_json::json!({ "scopes": scopes })),
     )
     .await?;
     txn.commit().await?;
@@ -122,12 +118,7 @@ pub async fn revoke(
         &txn,
         caller,
         Some(&meta.request_id),
-        AuditEntry {
-            action: "api_key.revoked",
-            target_type: "api_key",
-            target_id: Some(id),
-            detail: None,
-        },
+        AuditEntry::new("api_key.revoked", "api_key", id),
     )
     .await?;
     txn.commit().await?;

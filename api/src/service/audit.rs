@@ -19,6 +19,19 @@ pub struct AuditEntry<'a> {
     pub detail: Option<serde_json::Value>,
 }
 
+impl<'a> AuditEntry<'a> {
+    /// `action` done to the `target_type` record `target_id`.
+    pub fn new(action: &'a str, target_type: &'a str, target_id: uuid::Uuid) -> Self {
+        Self { action, target_type, target_id: Some(target_id), detail: None }
+    }
+
+    /// Adds non-sensitive detail.
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
 /// Appends an audit event for `caller` inside `db` (a transaction, so the
 /// change and its audit entry commit together).
 pub async fn record<C: ConnectionTrait>(

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     ServiceResult,
     organisations::{self, NewOrganisation},
+    users,
 };
 use crate::{
     config::PasswordHashing,
@@ -98,19 +99,8 @@ pub async fn ensure(
         let hash = hash_password(DEMO_PASSWORD.to_owned(), cost.clone())
             .await
             .map_err(|e| super::ServiceError::Internal(e.to_string()))?;
-        let user = user::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            organisation_id: Set(org.id),
-            email: Set(email.to_owned()),
-            display_name: Set(name.to_owned()),
-            role: Set(stored_name(&role)),
-            password_hash: Set(hash),
-            deactivated_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(db)
-        .await?;
+        let user =
+            users::insert_row(db, org.id, email.to_owned(), name.to_owned(), role, hash).await?;
         // The manager covers every site; each worker a building and the
         // street team.
         let sites: Vec<Uuid> = match email {

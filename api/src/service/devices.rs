@@ -140,12 +140,7 @@ pub async fn revoke(
             &txn,
             caller,
             Some(&meta.request_id),
-            AuditEntry {
-                action: "device.revoked",
-                target_type: "device",
-                target_id: Some(id),
-                detail: None,
-            },
+            AuditEntry::new("device.revoked", "device", id),
         )
         .await?;
         device

@@ -107,12 +107,7 @@ pub async fn login(
                     Some(account.id),
                     None,
                     Some(&meta.request_id),
-                    AuditEntry {
-                        action: "login.failed",
-                        target_type: "user",
-                        target_id: Some(account.id),
-                        detail: None,
-                    },
+                    AuditEntry::new("login.failed", "user", account.id),
                 )
                 .await?;
             }
@@ -132,12 +127,8 @@ pub async fn login(
         &state.db,
         &Caller::User(caller.clone()),
         Some(&meta.request_id),
-        AuditEntry {
-            action: "login.succeeded",
-            target_type: "session",
-            target_id: Some(caller.session_id),
-            detail: Some(serde_json::json!({ "device_id": caller.device_id })),
-        },
+        AuditEntry::new("login.succeeded", "session", caller.session_id)
+            .with_detail(serde_json::json!({ "device_id": caller.device_id })),
     )
     .await?;
     let user = users::get(&state.db, account.organisation_id, account.id).await?;
@@ -156,12 +147,7 @@ pub async fn logout(
         &state.db,
         &Caller::User(caller.clone()),
         Some(&meta.request_id),
-        AuditEntry {
-            action: "logout",
-            target_type: "session",
-            target_id: Some(caller.session_id),
-            detail: None,
-        },
+        AuditEntry::new("logout", "session", caller.session_id),
     )
     .await?;
     Ok(())

@@ -11,12 +11,12 @@ use uuid::Uuid;
 use super::{
     ServiceError, ServiceResult,
     audit::{self, AuditEntry},
-    validate,
+    users, validate,
 };
 use crate::{
     caller::{Caller, RequestMeta},
     config::PasswordHashing,
-    domain::{Role, stored_name},
+    domain::Role,
     secrets::hash_password,
     state::AppState,
 };
@@ -50,12 +50,8 @@ pub async fn rename(
         &txn,
         caller,
         Some(&meta.request_id),
-        AuditEntry {
-            action: "organisation.renamed",
-            target_type: "organisation",
-            target_id: Some(org.id),
-            detail: Some(serde_json::json!({ "name": name })),
-        },
+        AuditEntry::new("organisation.renamed", "organisation", org.id)
+            .with_detail(serde_json::json!({ "name": name })),
     )
     .await?;
     txn.commit().await?;
@@ -119,31 +115,16 @@ pub async fn create_with_admin(
     }
     .insert(&txn)
     .await?;
-    let admin = user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organisation_id: Set(org.id),
-        email: Set(email),
-        display_name: Set(admin_name),
-        role: Set(stored_name(&Role::Admin)),
-        password_hash: Set(password_hash),
-        deactivated_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    let admin =
+        users::insert_row(&txn, org.id, email, admin_name, Role::Admin, password_hash).await?;
     audit::record_raw(
         &txn,
         org.id,
         None,
         None,
         None,
-        AuditEntry {
-            action: "organisation.created",
-            target_type: "organisation",
-            target_id: Some(org.id),
-            detail: Some(serde_json::json!({ "first_admin": admin.id })),
-        },
+        AuditEntry::new("organisation.created", "organisation", org.id)
+            .with_detail(serde_json::json!({ "first_admin": admin.id })),
     )
     .await?;
     txn.commit().await?;

@@ -101,12 +101,7 @@ pub async fn create(
         &txn,
         caller,
         Some(&meta.request_id),
-        AuditEntry {
-            action: "site.created",
-            target_type: "site",
-            target_id: Some(site.id),
-            detail: None,
-        },
+        AuditEntry::new("site.created", "site", site.id),
     )
     .await?;
     txn.commit().await?;
@@ -140,12 +135,7 @@ pub async fn update(
         &txn,
         caller,
         Some(&meta.request_id),
-        AuditEntry {
-            action: "site.updated",
-            target_type: "site",
-            target_id: Some(site.id),
-            detail: None,
-        },
+        AuditEntry::new("site.updated", "site", site.id),
     )
     .await?;
     txn.commit().await?;
@@ -173,12 +163,7 @@ pub async fn archive(
         &txn,
         caller,
         Some(&meta.request_id),
-        AuditEntry {
-            action: "site.archived",
-            target_type: "site",
-            target_id: Some(site.id),
-            detail: None,
-        },
+        AuditEntry::new("site.archived", "site", site.id),
     )
     .await?;
     txn.commit().await?;

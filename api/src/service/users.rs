@@ -181,6 +181,32 @@ async fn set_sites<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Inserts an account row; callers validate the fields and hash the
+/// password first.
+pub(crate) async fn insert_row<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    email: String,
+    display_name: String,
+    role: Role,
+    password_hash: String,
+) -> Result<user::Model, sea_orm::DbErr> {
+    let now = Utc::now();
+    user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organisation_id: Set(organisation_id),
+        email: Set(email),
+        display_name: Set(display_name),
+        role: Set(stored_name(&role)),
+        password_hash: Set(password_hash),
+        deactivated_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
 /// Creates an account.
 pub async fn create(
     state: &AppState,
@@ -204,31 +230,16 @@ pub async fn create(
             detail: "that email already has an account".into(),
         });
     }
-    let now = Utc::now();
-    let user = user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organisation_id: Set(caller.organisation_id()),
-        email: Set(email),
-        display_name: Set(display_name),
-        role: Set(stored_name(&new.role)),
-        password_hash: Set(password_hash),
-        deactivated_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    let user =
+        insert_row(&txn, caller.organisation_id(), email, display_name, new.role, password_hash)
+            .await?;
     set_sites(&txn, user.id, &site_ids).await?;
     audit::record(
         &txn,
         caller,
         Some(&meta.request_id),
-        AuditEntry {
-            action: "user.created",
-            target_type: "user",
-            target_id: Some(user.id),
-            detail: Some(serde_json::json!({ "role": new.role, "site_ids": site_ids })),
-        },
+        AuditEntry::new("user.created", "user", user.id)
+            .with_detail(serde_json::json!({ "role": new.role, "site_ids": site_ids })),
     )
     .await?;
     txn.commit().await?;
@@ -294,16 +305,11 @@ pub async fn update(
         &txn,
         caller,
         Some(&meta.request_id),
-        AuditEntry {
-            action: "user.updated",
-            target_type: "user",
-            target_id: Some(id),
-            detail: Some(serde_json::json!({
-                "role": changes.role,
-                "site_ids": site_ids,
-                "password_changed": password_changed,
-            })),
-        },
+        AuditEntry::new("user.updated", "user", id).with_detail(serde_json::json!({
+            "role": changes.role,
+            "site_ids": site_ids,
+            "password_changed": password_changed,
+        })),
     )
     .await?;
     txn.commit().await?;
@@ -346,12 +352,7 @@ pub async fn deactivate(
         &txn,
         caller,
         Some(&meta.request_id),
-        AuditEntry {
-            action: "user.deactivated",
-            target_type: "user",
-            target_id: Some(id),
-            detail: None,
-        },
+        AuditEntry::new("user.deactivated", "user", id),
     )
     .await?;
     txn.commit().await?;
