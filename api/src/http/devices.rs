@@ -10,7 +10,13 @@ use super::{
     ApiTags,
     security::{self, Credentials},
 };
-use crate::{caller::RequestMeta, error::ApiResult, service::devices, state::AppState};
+use crate::{
+    caller::{Caller, RequestMeta},
+    domain::Permission,
+    error::ApiResult,
+    service::devices,
+    state::AppState,
+};
 
 /// A registered phone or tablet.
 #[derive(Object)]
@@ -56,13 +62,22 @@ pub struct DeviceList {
 #[derive(Default)]
 pub struct DevicesApi;
 
+/// Staff see at least their own devices; an API key sees devices only with
+/// the `devices:read` scope (it owns none).
+fn integrators_need_scope(caller: Caller) -> ApiResult<Caller> {
+    if matches!(caller, Caller::Integrator(_)) {
+        caller.require(Permission::ReadDevices)?;
+    }
+    Ok(caller)
+}
+
 #[OpenApi(tag = "ApiTags::Devices")]
 impl DevicesApi {
     /// List devices: all of the organisation's for admins and managers (and
     /// API keys with `devices:read`), otherwise the caller's own.
     #[oai(path = "/v1/devices", method = "get", operation_id = "list_devices")]
     async fn list(&self, state: Data<&AppState>, auth: Credentials) -> ApiResult<Json<DeviceList>> {
-        let caller = security::caller(&state, &auth).await?;
+        let caller = integrators_need_scope(security::caller(&state, &auth).await?)?;
         let items = devices::list(&state, &caller).await?;
         Ok(Json(DeviceList { items: items.into_iter().map(DeviceView::from).collect() }))
     }
@@ -75,7 +90,7 @@ impl DevicesApi {
         auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<DeviceView>> {
-        let caller = security::caller(&state, &auth).await?;
+        let caller = integrators_need_scope(security::caller(&state, &auth).await?)?;
         Ok(Json(devices::get(&state.db, &caller, id.0).await?.into()))
     }
 

@@ -31,6 +31,9 @@ async fn an_api_key_works_within_its_scopes_until_revoked() {
     app.call(Method::GET, "/v1/users", Auth::ApiKey(&key), None)
         .await
         .assert_problem(403, "forbidden");
+    app.call(Method::GET, "/v1/devices", Auth::ApiKey(&key), None)
+        .await
+        .assert_problem(403, "forbidden");
     app.call(
         Method::POST,
         "/v1/sites",
