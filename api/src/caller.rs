@@ -91,13 +91,6 @@ impl Caller {
     }
 }
 
-impl UserCaller {
-    /// 403 unless the user's role grants `permission`.
-    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        Caller::User(self.clone()).require(permission)
-    }
-}
-
 /// Facts about the request the middleware establishes before any handler.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {

@@ -38,6 +38,16 @@ impl Problem {
         }
     }
 
+    /// The 500 problem: no internal detail, only where to look.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an unexpected error occurred; quote the x-request-id header when reporting it"
+                .to_owned(),
+        )
+    }
+
     /// Names the request field at fault.
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
@@ -147,12 +157,7 @@ impl ApiError {
     /// 500; the cause goes to the log, never to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::Internal(Json(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "an unexpected error occurred; quote the x-request-id header when reporting it"
-                .to_owned(),
-        )))
+        Self::Internal(Json(Problem::internal()))
     }
 
     /// 503: a dependency (the database) is unreachable; safe to retry.
@@ -216,7 +221,7 @@ pub fn problem_from_poem_error(err: poem::Error) -> Response {
     };
     let detail = if status.is_server_error() {
         tracing::error!(error = %err, "unhandled server error");
-        "an unexpected error occurred; quote the x-request-id header when reporting it".to_owned()
+        Problem::internal().detail.unwrap_or_default()
     } else if status == StatusCode::NOT_FOUND {
         "no such resource".to_owned()
     } else if status == StatusCode::UNAUTHORIZED {

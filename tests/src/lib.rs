@@ -312,7 +312,12 @@ impl TestApp {
 
     /// Logs in with the demo password; answers the token.
     pub async fn login(&self, email: &str) -> String {
-        token_of(&self.try_login(email, PASSWORD, None).await)
+        self.login_with(email, PASSWORD).await
+    }
+
+    /// Logs in with a given password; answers the token.
+    pub async fn login_with(&self, email: &str, password: &str) -> String {
+        token_of(&self.try_login(email, password, None).await)
     }
 
     /// Logs in from a device; answers the token.

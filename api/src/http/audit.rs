@@ -11,11 +11,7 @@ use super::{
     security::{self, SessionToken},
 };
 use crate::{
-    caller::Caller,
-    domain::Permission,
-    error::ApiResult,
-    service::audit_query::{self, MAX_PAGE},
-    state::AppState,
+    caller::Caller, domain::Permission, error::ApiResult, service::audit_query, state::AppState,
 };
 
 /// One audited action.
@@ -87,9 +83,7 @@ impl AuditApi {
     ) -> ApiResult<Json<AuditEventPage>> {
         let caller = Caller::User(security::user(&state, &auth).await?);
         caller.require(Permission::ReadAudit)?;
-        let page =
-            audit_query::page(&state, &caller, before.0, limit.0.unwrap_or(100).min(MAX_PAGE))
-                .await?;
+        let page = audit_query::page(&state, &caller, before.0, limit.0.unwrap_or(100)).await?;
         Ok(Json(AuditEventPage {
             items: page.items.into_iter().map(AuditEventView::from).collect(),
             next_before: page.next_before,

@@ -52,10 +52,9 @@ pub async fn me_view(
 ) -> ApiResult<MeView> {
     let as_caller = Caller::User(caller.clone());
     let organisation = organisations::get(state, &as_caller).await?;
-    let site_list = sites::list(state, &as_caller, true)
+    let site_list = sites::with_ids(state, &as_caller, &user.site_ids)
         .await?
         .into_iter()
-        .filter(|s| user.site_ids.contains(&s.id))
         .map(SiteView::from)
         .collect();
     let device = match caller.device_id {

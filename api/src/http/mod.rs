@@ -75,6 +75,9 @@ pub fn spec_json() -> String {
 
 #[handler]
 fn metrics(state: Data<&AppState>) -> String {
+    // Read at scrape time, so the gauge is current whoever polls /readyz.
+    let redis_up = state.cache.health() != crate::cache::CacheHealth::Degraded;
+    state.metrics.redis_up.set(i64::from(redis_up));
     state.metrics.render()
 }
 
@@ -89,14 +92,7 @@ pub fn app(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         .nest("/docs", docs)
         .at("/metrics", get(metrics));
     routes
-        .with(CatchPanic::new().with_handler(|_| {
-            problem_response(Problem::new(
-                poem::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "an unexpected error occurred; quote the x-request-id header when reporting it"
-                    .to_owned(),
-            ))
-        }))
+        .with(CatchPanic::new().with_handler(|_| problem_response(Problem::internal())))
         .data(state.clone())
         .with(middleware::Observe::new(state))
 }

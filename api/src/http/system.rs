@@ -78,7 +78,6 @@ impl SystemApi {
             CacheHealth::Up => CacheState::Up,
             CacheHealth::Degraded => CacheState::Down,
         };
-        state.metrics.redis_up.set(i64::from(cache != CacheState::Down));
         let status =
             if cache == CacheState::Down { ReadinessStatus::Degraded } else { ReadinessStatus::Ok };
         Ok(Json(Readiness { status, database: true, cache }))

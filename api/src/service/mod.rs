@@ -12,10 +12,7 @@ pub mod sites;
 pub mod users;
 pub mod validate;
 
-use poem::http::StatusCode;
-use poem_openapi::payload::Json;
-
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 
 /// Why a service refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,10 +65,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::Forbidden { code, detail } => ApiError::forbidden(code, detail),
             ServiceError::Conflict { code, detail } => ApiError::conflict(code, detail),
-            ServiceError::Invalid { field, detail } => ApiError::Unprocessable(Json(
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail)
-                    .with_field(field),
-            )),
+            ServiceError::Invalid { field, detail } => ApiError::invalid(&field, detail),
             ServiceError::Db(db) => db.into(),
             ServiceError::Internal(msg) => ApiError::internal(&msg),
         }

@@ -57,6 +57,22 @@ pub async fn list(
     Ok(query.all(&state.db).await?)
 }
 
+/// The sites of the caller's organisation with these ids, archived or not,
+/// by name.
+pub async fn with_ids(
+    state: &AppState,
+    caller: &Caller,
+    ids: &[Uuid],
+) -> ServiceResult<Vec<site::Model>> {
+    Ok(site::Entity::find()
+        .filter(site::Column::OrganisationId.eq(caller.organisation_id()))
+        .filter(site::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(site::Column::Name)
+        .order_by_asc(site::Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
 /// One site of the caller's organisation.
 pub async fn get<C: sea_orm::ConnectionTrait>(
     db: &C,

@@ -13,15 +13,11 @@ async fn workers_and_viewers_read_the_directory_but_change_nothing() {
     }))
     .await
     .ok();
-    for email in ["worker1@demo.outpost.test", "viewer@demo.outpost.test"] {
-        let token = if email.starts_with("viewer") {
-            outpost_tests::Answer::ok(&app.try_login(email, "viewer-password", None).await)["token"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        } else {
-            app.login(email).await
-        };
+    for (email, password) in [
+        ("worker1@demo.outpost.test", outpost_tests::PASSWORD),
+        ("viewer@demo.outpost.test", "viewer-password"),
+    ] {
+        let token = app.login_with(email, password).await;
         app.get("/v1/sites", &token).await.ok();
         app.get("/v1/organisation", &token).await.ok();
         app.post("/v1/sites", &token, json!({ "name": "X", "kind": "van" }))

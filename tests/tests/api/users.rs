@@ -22,12 +22,7 @@ async fn an_admin_creates_edits_and_deactivates_an_account() {
     assert!(created.body.get("password").is_none());
     let id = created.body["id"].as_str().unwrap().to_owned();
 
-    let token = outpost_tests::Answer::ok(
-        &app.try_login("new.worker@demo.outpost.test", "a-long-password", None).await,
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.login_with("new.worker@demo.outpost.test", "a-long-password").await;
     assert_eq!(app.get("/v1/me", &token).await.ok()["sites"][0]["id"], site);
 
     let edited = app
