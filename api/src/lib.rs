@@ -16,4 +16,5 @@ pub mod server;
 pub mod service;
 pub mod session;
 pub mod state;
+pub mod sync;
 pub mod telemetry;

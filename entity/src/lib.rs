@@ -5,9 +5,20 @@
 
 pub mod api_key;
 pub mod audit_event;
+pub mod contact;
 pub mod device;
+pub mod incident;
+pub mod kit_line;
 pub mod organisation;
+pub mod person;
+pub mod person_revision;
+pub mod referral;
+pub mod referral_step;
 pub mod session;
 pub mod site;
+pub mod sync_change;
+pub mod sync_conflict;
+pub mod sync_counter;
+pub mod sync_mutation;
 pub mod user;
 pub mod user_site;

@@ -7,6 +7,9 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_foundation;
+mod m20261121_000002_create_sync_log;
+mod m20261121_000003_create_field_records;
+mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
 pub struct Migrator;
@@ -14,6 +17,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_foundation::Migration)]
+        vec![
+            Box::new(m20261121_000001_create_foundation::Migration),
+            Box::new(m20261121_000002_create_sync_log::Migration),
+            Box::new(m20261121_000003_create_field_records::Migration),
+        ]
     }
 }

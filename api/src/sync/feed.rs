@@ -1,0 +1,224 @@
+//! The change feed: one numbered entry per record change, which pulls read in
+//! order.
+//!
+//! Numbers come from the organisation's row in `sync_counters`, bumped by the
+//! writing transaction as its last statement before commit. The row lock
+//! that bump takes is held until commit, so a later number can never commit
+//! before an earlier one: a reader that has seen number N has seen every
+//! change numbered below N (sync.md, guarantee 4). Taking the lock last keeps
+//! the serialised part of a push to one insert and the commit.
+//!
+//! The feed keeps the latest change of each record only: when a record
+//! changes again its old entry is removed, so a device that catches up after
+//! a day reads each record once, at its newest version.
+
+use chrono::Utc;
+use outpost_entity::{sync_change, sync_counter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
+};
+use uuid::Uuid;
+
+use super::EntityKind;
+
+/// What happened to a record, as a device must apply it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOp {
+    /// Insert or replace the record.
+    Upsert,
+    /// The record was deleted (a tombstone).
+    Delete,
+    /// The record left this user's scope: drop the local copy.
+    Evict,
+}
+
+impl ChangeOp {
+    /// The stored (and wire) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeOp::Upsert => "upsert",
+            ChangeOp::Delete => "delete",
+            ChangeOp::Evict => "evict",
+        }
+    }
+}
+
+/// Who may receive a feed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Everyone in the organisation who may read records.
+    Org,
+    /// Staff of the entry's site, the user who recorded it, managers and
+    /// admins. An entry without a site is visible like `Org`.
+    Site,
+    /// The owning user, managers and admins.
+    Owner,
+}
+
+impl Visibility {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Org => "org",
+            Visibility::Site => "site",
+            Visibility::Owner => "owner",
+        }
+    }
+}
+
+/// One change to write to the feed.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    /// The kind of record.
+    pub entity: EntityKind,
+    /// The record.
+    pub record_id: Uuid,
+    /// What happened.
+    pub op: ChangeOp,
+    /// The record's version after the change.
+    pub version: i64,
+    /// Who may receive it.
+    pub visibility: Visibility,
+    /// The record's site, for `Visibility::Site`.
+    pub site_id: Option<Uuid>,
+    /// The user who recorded or raised it.
+    pub owner_user_id: Option<Uuid>,
+    /// When set, only this user receives the entry.
+    pub audience_user_id: Option<Uuid>,
+}
+
+impl FeedEntry {
+    /// An upsert every reader of the organisation receives (reference data,
+    /// people).
+    pub fn upsert(entity: EntityKind, record_id: Uuid, version: i64) -> Self {
+        Self {
+            entity,
+            record_id,
+            op: ChangeOp::Upsert,
+            version,
+            visibility: Visibility::Org,
+            site_id: None,
+            owner_user_id: None,
+            audience_user_id: None,
+        }
+    }
+
+    /// The same change as a delete (tombstone).
+    pub fn deleted(mut self) -> Self {
+        self.op = ChangeOp::Delete;
+        self
+    }
+
+    /// Restricts the entry to the staff of `site_id` and the recorder.
+    pub fn at_site(mut self, site_id: Option<Uuid>, owner_user_id: Option<Uuid>) -> Self {
+        self.visibility = Visibility::Site;
+        self.site_id = site_id;
+        self.owner_user_id = owner_user_id;
+        self
+    }
+
+    /// Restricts the entry to `owner` (and managers and admins).
+    pub fn owned_by(mut self, owner: Option<Uuid>) -> Self {
+        self.visibility = Visibility::Owner;
+        self.owner_user_id = owner;
+        self
+    }
+
+    /// Sends the entry to one user only.
+    pub fn for_user(mut self, user_id: Uuid) -> Self {
+        self.audience_user_id = Some(user_id);
+        self
+    }
+}
+
+/// Appends `entries` to the organisation's feed. Call it last in the writing
+/// transaction, just before commit: it takes the organisation's counter lock.
+pub async fn append<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    entries: Vec<FeedEntry>,
+) -> Result<(), DbErr> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // Older org-wide entries of the same records go: the feed keeps each
+    // record's latest change. Per-user entries (evictions) stay.
+    let replaced: Vec<Uuid> =
+        entries.iter().filter(|e| e.audience_user_id.is_none()).map(|e| e.record_id).collect();
+    for chunk in replaced.chunks(500) {
+        sync_change::Entity::delete_many()
+            .filter(sync_change::Column::OrganisationId.eq(organisation_id))
+            .filter(sync_change::Column::RecordId.is_in(chunk.iter().copied()))
+            .filter(sync_change::Column::AudienceUserId.is_null())
+            .exec(db)
+            .await?;
+    }
+
+    let last = reserve(db, organisation_id, entries.len() as i64).await?;
+    let first = last - entries.len() as i64 + 1;
+    let now = Utc::now();
+    let rows: Vec<sync_change::ActiveModel> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| sync_change::ActiveModel {
+            organisation_id: Set(organisation_id),
+            seq: Set(first + i as i64),
+            entity: Set(e.entity.as_str().to_owned()),
+            record_id: Set(e.record_id),
+            op: Set(e.op.as_str().to_owned()),
+            version: Set(e.version),
+            visibility: Set(e.visibility.as_str().to_owned()),
+            site_id: Set(e.site_id),
+            owner_user_id: Set(e.owner_user_id),
+            audience_user_id: Set(e.audience_user_id),
+            changed_at: Set(now),
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        sync_change::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+/// Reserves `count` change numbers for the organisation and returns the last
+/// one. The upsert takes the counter row's lock until the transaction ends.
+async fn reserve<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    count: i64,
+) -> Result<i64, DbErr> {
+    use sync_counter::Column;
+    let statement = Query::insert()
+        .into_table(sync_counter::Entity)
+        .columns([Column::OrganisationId, Column::LastSeq, Column::HorizonSeq])
+        .values_panic([organisation_id.into(), count.into(), 0i64.into()])
+        .on_conflict(
+            OnConflict::column(Column::OrganisationId)
+                .value(
+                    Column::LastSeq,
+                    Expr::col((sync_counter::Entity, Column::LastSeq)).add(count),
+                )
+                .to_owned(),
+        )
+        .returning_col(Column::LastSeq)
+        .to_owned();
+    let row = db
+        .query_one(&statement)
+        .await?
+        .ok_or_else(|| DbErr::Custom("the change counter returned no row".into()))?;
+    row.try_get("", "last_seq")
+}
+
+/// The organisation's counter: the last change number and the horizon below
+/// which cursors can no longer be served.
+pub async fn counter<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+) -> Result<(i64, i64), DbErr> {
+    Ok(sync_counter::Entity::find_by_id(organisation_id)
+        .one(db)
+        .await?
+        .map(|c| (c.last_seq, c.horizon_seq))
+        .unwrap_or((0, 0)))
+}

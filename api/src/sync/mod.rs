@@ -1,0 +1,51 @@
+//! The sync engine: devices push batches of mutations recorded offline and
+//! pull the changes in their scope. See `shared/docs/sync.md` for the
+//! guarantees; each module names the one it upholds.
+
+pub mod feed;
+
+use poem_openapi::Enum;
+
+/// The kinds of record the change feed carries.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[oai(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// A person.
+    Person,
+    /// A contact with its kit lines.
+    Contact,
+    /// An incident.
+    Incident,
+    /// A referral.
+    Referral,
+    /// A step of a referral.
+    ReferralStep,
+    /// A sync conflict awaiting (or past) resolution.
+    Conflict,
+    /// A site (reference data).
+    Site,
+    /// A kit catalogue item (reference data).
+    KitItem,
+    /// A substance with its street names (reference data).
+    Substance,
+    /// A partner service (reference data).
+    PartnerService,
+}
+
+impl EntityKind {
+    /// The stored (and wire) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Person => "person",
+            EntityKind::Contact => "contact",
+            EntityKind::Incident => "incident",
+            EntityKind::Referral => "referral",
+            EntityKind::ReferralStep => "referral_step",
+            EntityKind::Conflict => "conflict",
+            EntityKind::Site => "site",
+            EntityKind::KitItem => "kit_item",
+            EntityKind::Substance => "substance",
+            EntityKind::PartnerService => "partner_service",
+        }
+    }
+}
