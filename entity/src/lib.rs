@@ -11,7 +11,7 @@ pub mod incident;
 pub mod kit_line;
 pub mod organisation;
 pub mod person;
-pub mod person_revision;
+pub mod record_revision;
 pub mod referral;
 pub mod referral_step;
 pub mod session;

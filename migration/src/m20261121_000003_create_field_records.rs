@@ -35,7 +35,7 @@ impl MigrationTrait for Migration {
             Incidents::Table.into_iden(),
             KitLines::Table.into_iden(),
             Contacts::Table.into_iden(),
-            PersonRevisions::Table.into_iden(),
+            RecordRevisions::Table.into_iden(),
             Persons::Table.into_iden(),
         ] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
@@ -75,27 +75,31 @@ async fn create_persons(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     index(manager, "idx_persons_org", Persons::Table, vec![Persons::OrganisationId, Persons::Id])
         .await?;
 
-    // Every version of a person, whole: the audit of who changed what, and
-    // the base a conflict shows next to both sides.
+    // Every version of an editable record (people, referrals), whole: the
+    // audit of who changed what, and the base a conflict shows beside both
+    // sides.
     manager
         .create_table(
             Table::create()
-                .table(PersonRevisions::Table)
-                .col(uuid(PersonRevisions::PersonId))
-                .col(big_integer(PersonRevisions::Version))
-                .col(uuid(PersonRevisions::OrganisationId))
-                .col(text(PersonRevisions::Snapshot))
-                .col(uuid_null(PersonRevisions::ChangedBy))
-                .col(uuid_null(PersonRevisions::DeviceId))
-                .col(timestamp_with_time_zone(PersonRevisions::ChangedAt))
+                .table(RecordRevisions::Table)
+                .col(string_len(RecordRevisions::Entity, 32))
+                .col(uuid(RecordRevisions::RecordId))
+                .col(big_integer(RecordRevisions::Version))
+                .col(uuid(RecordRevisions::OrganisationId))
+                .col(text(RecordRevisions::Snapshot))
+                .col(uuid_null(RecordRevisions::ChangedBy))
+                .col(uuid_null(RecordRevisions::DeviceId))
+                .col(timestamp_with_time_zone(RecordRevisions::ChangedAt))
                 .primary_key(
-                    Index::create().col(PersonRevisions::PersonId).col(PersonRevisions::Version),
+                    Index::create()
+                        .col(RecordRevisions::Entity)
+                        .col(RecordRevisions::RecordId)
+                        .col(RecordRevisions::Version),
                 )
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(PersonRevisions::Table, PersonRevisions::PersonId)
-                        .to(Persons::Table, Persons::Id),
-                )
+                .foreign_key(&mut organisation_fk(
+                    RecordRevisions::Table,
+                    RecordRevisions::OrganisationId,
+                ))
                 .to_owned(),
         )
         .await?;
@@ -296,9 +300,10 @@ enum Persons {
 }
 
 #[derive(DeriveIden)]
-enum PersonRevisions {
+enum RecordRevisions {
     Table,
-    PersonId,
+    Entity,
+    RecordId,
     Version,
     OrganisationId,
     Snapshot,
