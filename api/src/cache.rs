@@ -81,6 +81,31 @@ impl Cache {
         }
     }
 
+    /// Reads several values at once (one round trip on Redis).
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError> {
+        match self {
+            Cache::Memory(m) => Ok(keys.iter().map(|k| m.get(k)).collect()),
+            Cache::Redis(r) => r.get_many(keys).await,
+        }
+    }
+
+    /// Stores several values with one expiry (one pipelined round trip).
+    pub async fn set_many(
+        &self,
+        entries: &[(String, String)],
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        match self {
+            Cache::Memory(m) => {
+                for (key, value) in entries {
+                    m.set(key, value, ttl);
+                }
+                Ok(())
+            }
+            Cache::Redis(r) => r.set_many(entries, ttl).await,
+        }
+    }
+
     /// Deletes keys.
     pub async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
         match self {
@@ -183,6 +208,16 @@ impl MemoryCache {
                 }
                 None => None,
             }
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        let key = self.key(key);
+        self.with_entries(|entries| {
+            entries
+                .get(&key)
+                .filter(|(_, expires)| *expires > Instant::now())
+                .map(|(v, _)| v.clone())
         })
     }
 
@@ -329,6 +364,30 @@ impl RedisCache {
                 .await
         })
         .await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        self.run(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
+            .await
+    }
+
+    async fn set_many(
+        &self,
+        entries: &[(String, String)],
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (key, value) in entries {
+            pipe.pset_ex(self.key(key), value, ttl.as_millis() as u64).ignore();
+        }
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await }).await
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod records;
 pub mod secrets;
 pub mod server;
 pub mod service;

@@ -2,13 +2,21 @@
 //! pull the changes in their scope. See `shared/docs/sync.md` for the
 //! guarantees; each module names the one it upholds.
 
+pub mod apply;
+pub mod conflicts;
+pub mod editable;
 pub mod feed;
+pub mod merge;
+pub mod mutation;
+pub mod push;
+pub mod writer;
 
 use poem_openapi::Enum;
 
 /// The kinds of record the change feed carries.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     /// A person.
     Person,

@@ -1,0 +1,209 @@
+//! Validation of the free-form `fields` object a mutation carries, against a
+//! table of field specs per record type. Every failure names its field, so a
+//! device can show the worker what to fix.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use poem_openapi::types::ParseFromJSON;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::context::BatchContext;
+
+/// Why a mutation was refused: a stable code, the field at fault, and a
+/// sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rejection {
+    /// Stable snake_case code.
+    pub code: String,
+    /// The field at fault, when one is.
+    pub field: Option<String>,
+    /// For people.
+    pub detail: String,
+}
+
+impl Rejection {
+    /// A refusal with `code`.
+    pub fn new(code: &str, field: Option<&str>, detail: impl Into<String>) -> Self {
+        Self { code: code.to_owned(), field: field.map(str::to_owned), detail: detail.into() }
+    }
+
+    /// A value that fails validation.
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::new("validation_failed", Some(field), detail)
+    }
+}
+
+/// A validator for one field's value, given the batch (for references to
+/// sites, people, kit items and the like). Returns the canonical value.
+pub type Check = fn(&str, &Value, &BatchContext) -> Result<Value, Rejection>;
+
+/// One writable field of a record type.
+pub struct FieldSpec {
+    /// Its name on the wire and in the record.
+    pub name: &'static str,
+    /// Whether `null` is accepted (it clears the field).
+    pub nullable: bool,
+    /// Whether a create must carry it.
+    pub required: bool,
+    /// The value check.
+    pub check: Check,
+}
+
+/// Validates `fields` against `specs`: unknown fields, missing required
+/// ones (on create) and bad values are refused. Returns the canonical map.
+pub fn normalise(
+    specs: &[FieldSpec],
+    fields: &Map<String, Value>,
+    creating: bool,
+    ctx: &BatchContext,
+) -> Result<Map<String, Value>, Rejection> {
+    for name in fields.keys() {
+        if !specs.iter().any(|s| s.name == name) {
+            return Err(Rejection::new(
+                "unknown_field",
+                Some(name),
+                format!("`{name}` is not a writable field of this record"),
+            ));
+        }
+    }
+    let mut out = Map::new();
+    for spec in specs {
+        match fields.get(spec.name) {
+            None if creating && spec.required => {
+                return Err(Rejection::invalid(spec.name, "is required"));
+            }
+            None => {}
+            Some(Value::Null) if spec.nullable => {
+                out.insert(spec.name.to_owned(), Value::Null);
+            }
+            Some(Value::Null) if !spec.required && creating => {}
+            Some(Value::Null) => return Err(Rejection::invalid(spec.name, "must not be null")),
+            Some(value) => {
+                out.insert(spec.name.to_owned(), (spec.check)(spec.name, value, ctx)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A trimmed string of at most `max` characters without control characters
+/// (newlines and tabs allowed in notes). An empty string counts as null.
+pub fn text(field: &str, value: &Value, max: usize) -> Result<Value, Rejection> {
+    let Some(s) = value.as_str() else {
+        return Err(Rejection::invalid(field, "must be a string"));
+    };
+    let s = s.trim();
+    if s.chars().count() > max {
+        return Err(Rejection::invalid(field, format!("must be at most {max} characters")));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Rejection::invalid(field, "must not contain control characters"));
+    }
+    Ok(if s.is_empty() { Value::Null } else { Value::String(s.to_owned()) })
+}
+
+/// One of an enum's snake_case codes.
+pub fn code<T: ParseFromJSON>(field: &str, value: &Value) -> Result<Value, Rejection> {
+    match T::parse_from_json(Some(value.clone())) {
+        Ok(_) => Ok(value.clone()),
+        Err(_) => Err(Rejection::invalid(
+            field,
+            format!("{value} is not one of the allowed values (see the schema)"),
+        )),
+    }
+}
+
+/// An integer within `min..=max`.
+pub fn int(field: &str, value: &Value, min: i64, max: i64) -> Result<Value, Rejection> {
+    match value.as_i64() {
+        Some(n) if (min..=max).contains(&n) => Ok(Value::from(n)),
+        Some(_) => Err(Rejection::invalid(field, format!("must be between {min} and {max}"))),
+        None => Err(Rejection::invalid(field, "must be a whole number")),
+    }
+}
+
+/// `true` or `false`.
+pub fn boolean(field: &str, value: &Value) -> Result<Value, Rejection> {
+    if value.is_boolean() {
+        Ok(value.clone())
+    } else {
+        Err(Rejection::invalid(field, "must be true or false"))
+    }
+}
+
+/// A UUID.
+pub fn uuid(field: &str, value: &Value) -> Result<Uuid, Rejection> {
+    value
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| Rejection::invalid(field, "must be a UUID"))
+}
+
+/// A calendar date, `YYYY-MM-DD`, not in the future.
+pub fn date(field: &str, value: &Value) -> Result<NaiveDate, Rejection> {
+    let date = value
+        .as_str()
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .ok_or_else(|| Rejection::invalid(field, "must be a date, YYYY-MM-DD"))?;
+    Ok(date)
+}
+
+/// An RFC 3339 timestamp, normalised to UTC.
+pub fn timestamp(field: &str, value: &Value) -> Result<DateTime<Utc>, Rejection> {
+    value
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| Rejection::invalid(field, "must be an RFC 3339 timestamp"))
+}
+
+/// A JSON array of at most `max` items.
+pub fn array<'v>(field: &str, value: &'v Value, max: usize) -> Result<&'v Vec<Value>, Rejection> {
+    match value.as_array() {
+        Some(items) if items.len() <= max => Ok(items),
+        Some(_) => Err(Rejection::invalid(field, format!("must have at most {max} items"))),
+        None => Err(Rejection::invalid(field, "must be an array")),
+    }
+}
+
+/// A JSON object.
+pub fn object<'v>(field: &str, value: &'v Value) -> Result<&'v Map<String, Value>, Rejection> {
+    value.as_object().ok_or_else(|| Rejection::invalid(field, "must be an object"))
+}
+
+/// Fails when `item` has keys other than `allowed`.
+pub fn only_keys(
+    field: &str,
+    item: &Map<String, Value>,
+    allowed: &[&str],
+) -> Result<(), Rejection> {
+    match item.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key) => Err(Rejection::invalid(&format!("{field}.{key}"), "is not a known field")),
+        None => Ok(()),
+    }
+}
+
+/// Reads a canonical string value back (after `normalise`).
+pub fn str_of(map: &Map<String, Value>, name: &str) -> Option<String> {
+    map.get(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Reads a canonical UUID back.
+pub fn uuid_of(map: &Map<String, Value>, name: &str) -> Option<Uuid> {
+    map.get(name).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// Reads a canonical integer back.
+pub fn int_of(map: &Map<String, Value>, name: &str) -> Option<i64> {
+    map.get(name).and_then(Value::as_i64)
+}
+
+/// Reads a canonical boolean back.
+pub fn bool_of(map: &Map<String, Value>, name: &str) -> Option<bool> {
+    map.get(name).and_then(Value::as_bool)
+}
+
+/// Serialises a canonical JSON value for a text column.
+pub fn json_text(map: &Map<String, Value>, name: &str, default: &str) -> String {
+    map.get(name).filter(|v| !v.is_null()).map(Value::to_string).unwrap_or_else(|| default.into())
+}

@@ -1,0 +1,12 @@
+//! The field records: their vocabularies, field specs, validation, rows and
+//! views. The sync engine (`crate::sync`) stores and merges them; the REST
+//! handlers show them.
+
+pub mod checks;
+pub mod contact;
+pub mod context;
+pub mod fields;
+pub mod incident;
+pub mod person;
+pub mod referral;
+pub mod vocab;

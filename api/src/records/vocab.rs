@@ -1,0 +1,292 @@
+//! The coded vocabularies of the field records. Codes are stable snake_case
+//! names: reports count by them, so a value is never free text.
+
+use poem_openapi::Enum;
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+        )]
+        #[oai(rename_all = "snake_case")]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+    };
+}
+
+vocabulary!(
+    /// How good the recorded name is (as HMIS records it).
+    NameQuality {
+        /// Full legal name given.
+        Full,
+        /// Part of a name.
+        Partial,
+        /// A street name or nickname only.
+        StreetName,
+        /// The person declined to give one.
+        Declined,
+        /// Not asked or not recorded.
+        NotCollected,
+    }
+);
+
+vocabulary!(
+    /// How good the recorded date or year of birth is.
+    DobQuality {
+        /// Exact date given.
+        Full,
+        /// Approximate (a year, or an estimate).
+        Approximate,
+        /// The person declined.
+        Declined,
+        /// Not asked or not recorded.
+        NotCollected,
+    }
+);
+
+vocabulary!(
+    /// Gender as the person describes it.
+    Gender {
+        /// Woman.
+        Woman,
+        /// Man.
+        Man,
+        /// Non-binary.
+        NonBinary,
+        /// Another description.
+        Other,
+        /// Preferred not to say.
+        PreferNotToSay,
+        /// Not known.
+        NotKnown,
+    }
+);
+
+vocabulary!(
+    /// A risk flag shown to staff wherever the person appears.
+    RiskKind {
+        /// A risk to staff safety.
+        StaffSafety,
+        /// A recent overdose.
+        RecentOverdose,
+        /// A safeguarding concern.
+        Safeguarding,
+        /// Excluded from a site.
+        SiteExclusion,
+        /// A medical condition staff must know.
+        Medical,
+    }
+);
+
+vocabulary!(
+    /// How urgent a risk flag is.
+    RiskPriority {
+        /// Low.
+        Low,
+        /// Medium.
+        Medium,
+        /// High.
+        High,
+    }
+);
+
+vocabulary!(
+    /// The kind of contact.
+    ContactType {
+        /// Street outreach.
+        StreetOutreach,
+        /// A day-centre drop-in.
+        DropIn,
+        /// Hostel keywork.
+        HostelKeywork,
+        /// Night shelter check-in.
+        ShelterCheckIn,
+        /// Needle and syringe programme visit.
+        NspVisit,
+        /// By phone.
+        Phone,
+    }
+);
+
+vocabulary!(
+    /// The living situation seen or reported.
+    LivingSituation {
+        /// Sleeping rough.
+        RoughSleeping,
+        /// In a hostel.
+        Hostel,
+        /// In a night shelter.
+        NightShelter,
+        /// Sofa surfing.
+        SofaSurfing,
+        /// In temporary accommodation.
+        TemporaryAccommodation,
+        /// In settled housing.
+        SettledHousing,
+        /// In prison or just released.
+        Custody,
+        /// Not known.
+        Unknown,
+    }
+);
+
+vocabulary!(
+    /// Something done during a contact.
+    Intervention {
+        /// Brief advice.
+        BriefAdvice,
+        /// Information about new psychoactive substances.
+        NpsInformation,
+        /// Harm-reduction advice.
+        HarmReductionAdvice,
+        /// A welfare check.
+        WelfareCheck,
+        /// Wound care.
+        WoundCare,
+        /// A blood-borne virus test offered.
+        BbvTestOffer,
+        /// Naloxone training.
+        NaloxoneTraining,
+    }
+);
+
+vocabulary!(
+    /// How a substance is known to have been used.
+    KnownBy {
+        /// The person said so.
+        SelfReported,
+        /// Staff observed it.
+        Observed,
+        /// Confirmed (test, packaging, clinician).
+        Confirmed,
+    }
+);
+
+vocabulary!(
+    /// The kind of incident.
+    IncidentType {
+        /// Suspected overdose.
+        SuspectedOverdose,
+        /// Naloxone administered.
+        NaloxoneAdministered,
+        /// A drug-related death.
+        DrugRelatedDeath,
+        /// A medical emergency.
+        MedicalEmergency,
+        /// Self-harm.
+        SelfHarm,
+        /// Violence or threats to staff.
+        ViolenceToStaff,
+        /// An assault on a client.
+        AssaultOnClient,
+        /// A safeguarding concern.
+        SafeguardingConcern,
+        /// A needlestick injury.
+        NeedlestickInjury,
+        /// Police attended.
+        PoliceAttendance,
+        /// The NPS "unresponsive, zombie-like" state.
+        UnresponsiveState,
+    }
+);
+
+vocabulary!(
+    /// How serious an incident was.
+    Severity {
+        /// Low.
+        Low,
+        /// Moderate.
+        Moderate,
+        /// Serious.
+        Serious,
+        /// Critical or fatal.
+        Critical,
+    }
+);
+
+vocabulary!(
+    /// How an incident ended.
+    IncidentOutcome {
+        /// Recovered on site.
+        RecoveredOnSite,
+        /// Taken to hospital.
+        TakenToHospital,
+        /// Refused further help.
+        RefusedHelp,
+        /// Left before help arrived.
+        LeftScene,
+        /// Died.
+        Died,
+        /// Not known.
+        Unknown,
+    }
+);
+
+vocabulary!(
+    /// The kind of service a referral goes to.
+    ServiceType {
+        /// Drug and alcohol treatment.
+        DrugAlcoholTreatment,
+        /// A GP.
+        Gp,
+        /// Sexual health.
+        SexualHealth,
+        /// Housing (duty to refer).
+        Housing,
+        /// Mental health.
+        MentalHealth,
+        /// Accident and emergency.
+        AccidentEmergency,
+        /// Probation.
+        Probation,
+        /// LGBT services.
+        Lgbt,
+        /// Mutual aid.
+        MutualAid,
+        /// Welfare and benefits.
+        Welfare,
+    }
+);
+
+vocabulary!(
+    /// How soon a referral must be acted on.
+    Urgency {
+        /// Routine.
+        Routine,
+        /// Within days.
+        Soon,
+        /// Today.
+        Urgent,
+        /// Now.
+        Emergency,
+    }
+);
+
+vocabulary!(
+    /// Where a referral is in its life.
+    ReferralStatus {
+        /// Being written.
+        Draft,
+        /// Sent to the service.
+        Sent,
+        /// The service acknowledged it.
+        Acknowledged,
+        /// The service accepted it.
+        Accepted,
+        /// The service declined it.
+        Declined,
+        /// An appointment was booked.
+        AppointmentBooked,
+        /// The person attended.
+        Attended,
+        /// The person did not attend.
+        DidNotAttend,
+        /// Closed with an outcome.
+        Closed,
+        /// Withdrawn.
+        Withdrawn,
+        /// Expired without action.
+        Expired,
+    }
+);

@@ -1,0 +1,3 @@
+//! TEMPORARY SHIM: replaced by the reference-data branch (kit catalogue,
+//! substances, partner services) when it is merged.
+pub mod catalogue;

@@ -1,0 +1,129 @@
+//! A mutation as the engine sees it, and the result it answers with.
+
+use poem_openapi::{Enum, Object};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::EntityKind;
+use crate::records::fields::Rejection;
+
+/// What a mutation does.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum MutationOp {
+    /// Create the record with this client-generated id.
+    Create,
+    /// Change some fields, from `base_version`.
+    Update,
+    /// Delete (tombstone) the record.
+    Delete,
+}
+
+/// One change recorded on a device.
+#[derive(Debug, Clone)]
+pub struct Mutation {
+    /// Client-generated id; a replay with the same id gets the first result.
+    pub mutation_id: Uuid,
+    /// The kind of record.
+    pub entity: EntityKind,
+    /// The record (client-generated UUID v7 for creates).
+    pub id: Uuid,
+    /// What to do.
+    pub op: MutationOp,
+    /// For updates: the server version the device started from.
+    pub base_version: Option<i64>,
+    /// The fields set (creates) or changed (updates).
+    pub fields: Map<String, Value>,
+}
+
+/// How a mutation ended.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum MutationStatus {
+    /// Applied as sent.
+    Applied,
+    /// Applied, merged with changes made on the server since the base.
+    Merged,
+    /// Seen before: `original_status` and the rest are the first answer.
+    Duplicate,
+    /// Some fields conflict: the server kept its values and opened a
+    /// conflict (`conflict_id`); `record` is the server's record.
+    Conflict,
+    /// Refused (`problem` says why); nothing was written.
+    Rejected,
+}
+
+/// Why a mutation was refused.
+#[derive(Object, Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MutationProblem {
+    /// Stable snake_case code.
+    pub code: String,
+    /// The field at fault, when one is.
+    pub field: Option<String>,
+    /// For people.
+    pub detail: String,
+}
+
+impl From<Rejection> for MutationProblem {
+    fn from(r: Rejection) -> Self {
+        Self { code: r.code, field: r.field, detail: r.detail }
+    }
+}
+
+/// The answer to one mutation.
+#[derive(Object, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct MutationResult {
+    /// The mutation answered.
+    pub mutation_id: Uuid,
+    /// How it ended.
+    pub status: MutationStatus,
+    /// For a duplicate: how the first delivery ended.
+    pub original_status: Option<MutationStatus>,
+    /// The kind of record.
+    pub entity: EntityKind,
+    /// The record.
+    pub id: Uuid,
+    /// The record's server version after the mutation.
+    pub version: Option<i64>,
+    /// For a conflict: the conflict to resolve.
+    pub conflict_id: Option<Uuid>,
+    /// For a conflict: the server's record, as `GET` shows it.
+    pub record: Option<Value>,
+    /// For a rejection: why.
+    pub problem: Option<MutationProblem>,
+}
+
+impl MutationResult {
+    /// A result for `mutation` with `status`.
+    pub fn new(mutation: &Mutation, status: MutationStatus, version: Option<i64>) -> Self {
+        Self {
+            mutation_id: mutation.mutation_id,
+            status,
+            original_status: None,
+            entity: mutation.entity,
+            id: mutation.id,
+            version,
+            conflict_id: None,
+            record: None,
+            problem: None,
+        }
+    }
+
+    /// A rejection of `mutation`.
+    pub fn rejected(mutation: &Mutation, rejection: Rejection) -> Self {
+        let mut result = Self::new(mutation, MutationStatus::Rejected, None);
+        result.problem = Some(rejection.into());
+        result
+    }
+
+    /// This result as a replay answers it.
+    pub fn as_duplicate(mut self) -> Self {
+        if self.status != MutationStatus::Duplicate {
+            self.original_status = Some(self.status);
+            self.status = MutationStatus::Duplicate;
+        }
+        self
+    }
+}
