@@ -38,6 +38,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// How long deletions stay in the sync feed, in days. A device offline
+    /// longer than this must re-sync from the start (its cursor answers 410).
+    pub tombstone_horizon_days: u32,
     /// Login session lifetimes.
     pub session: SessionConfig,
     /// Login rate limits.
@@ -105,6 +108,7 @@ impl Default for Config {
             redis_timeout_ms: 500,
             log_format: LogFormat::Text,
             max_body_bytes: 4 * 1024 * 1024,
+            tombstone_horizon_days: 90,
             session: SessionConfig {
                 idle_ttl_secs: 7 * 24 * 3600,
                 absolute_ttl_secs: 30 * 24 * 3600,

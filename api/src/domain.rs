@@ -52,6 +52,13 @@ pub enum ApiKeyScope {
     /// Read the organisation's registered devices.
     #[oai(rename = "devices:read")]
     DevicesRead,
+    /// Read field records (people, contacts, incidents, referrals) and pull
+    /// the change feed.
+    #[oai(rename = "records:read")]
+    RecordsRead,
+    /// Create and change field records, and push mutations.
+    #[oai(rename = "records:write")]
+    RecordsWrite,
 }
 
 /// A capability an operation checks before it runs.
@@ -75,6 +82,10 @@ pub enum Permission {
     ManageApiKeys,
     /// Read the audit trail.
     ReadAudit,
+    /// Read field records and pull the change feed.
+    ReadRecords,
+    /// Record and change field records.
+    WriteRecords,
 }
 
 impl Role {
@@ -85,9 +96,17 @@ impl Role {
             Role::Admin => true,
             Role::Manager => matches!(
                 permission,
-                ReadDirectory | ManageSites | ReadUsers | ManageUsers | ReadDevices | ManageDevices
+                ReadDirectory
+                    | ManageSites
+                    | ReadUsers
+                    | ManageUsers
+                    | ReadDevices
+                    | ManageDevices
+                    | ReadRecords
+                    | WriteRecords
             ),
-            Role::Worker | Role::Viewer => matches!(permission, ReadDirectory),
+            Role::Worker => matches!(permission, ReadDirectory | ReadRecords | WriteRecords),
+            Role::Viewer => matches!(permission, ReadDirectory | ReadRecords),
         }
     }
 
@@ -110,6 +129,8 @@ impl ApiKeyScope {
             (ApiKeyScope::DirectoryRead, Permission::ReadDirectory)
                 | (ApiKeyScope::UsersRead, Permission::ReadUsers)
                 | (ApiKeyScope::DevicesRead, Permission::ReadDevices)
+                | (ApiKeyScope::RecordsRead, Permission::ReadRecords)
+                | (ApiKeyScope::RecordsWrite, Permission::ReadRecords | Permission::WriteRecords)
         )
     }
 }

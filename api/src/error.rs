@@ -74,6 +74,14 @@ pub enum ApiError {
     /// The request conflicts with the current state (e.g. a duplicate email).
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
+    /// The resource or cursor can no longer be served; the problem says what
+    /// to do (for a sync cursor: discard local data and pull from the start).
+    #[oai(status = 410, content_type = "application/problem+json")]
+    Gone(Json<Problem>),
+    /// `If-Match` names a version that is no longer current: fetch the record
+    /// again (or sync) and reapply the change.
+    #[oai(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Json<Problem>),
     /// The request body is larger than the server accepts.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
@@ -127,6 +135,25 @@ impl ApiError {
     /// 403 with a stable code.
     pub fn forbidden(code: &str, detail: impl Into<String>) -> Self {
         Self::Forbidden(Json(Problem::new(StatusCode::FORBIDDEN, code, detail.into())))
+    }
+
+    /// 400 with a stable code.
+    pub fn bad_request(code: &str, detail: impl Into<String>) -> Self {
+        Self::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, code, detail.into())))
+    }
+
+    /// 410 with a stable code.
+    pub fn gone(code: &str, detail: impl Into<String>) -> Self {
+        Self::Gone(Json(Problem::new(StatusCode::GONE, code, detail.into())))
+    }
+
+    /// 412: the record changed since the version the client named.
+    pub fn precondition_failed(current_version: i64) -> Self {
+        Self::PreconditionFailed(Json(Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            "version_mismatch",
+            format!("the record is at version {current_version}; fetch it again and reapply"),
+        )))
     }
 
     /// 409 with a stable code.

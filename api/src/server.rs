@@ -37,8 +37,25 @@ pub async fn serve(
     listener: TokioListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    spawn_tombstone_purge(state.clone());
     Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
         .run_with_graceful_shutdown(http::app(state), shutdown, Some(Duration::from_secs(10)))
         .await?;
     Ok(())
+}
+
+/// Purges sync tombstones past the horizon once an hour.
+fn spawn_tombstone_purge(state: AppState) {
+    let keep = chrono::Duration::days(i64::from(state.config.tombstone_horizon_days));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match crate::sync::retention::purge_tombstones(&state.db, keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "sync tombstones past the horizon purged"),
+                Err(err) => tracing::warn!(error = %err, "tombstone purge failed; next hour again"),
+            }
+        }
+    });
 }

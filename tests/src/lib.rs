@@ -24,6 +24,8 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub mod device;
+
 pub use outpost_api;
 
 /// Demo password, for logging in as the demo accounts.

@@ -10,6 +10,7 @@ mod api {
     mod sessions;
     mod sites;
     mod spec;
+    mod sync;
     mod system;
     mod tenancy;
     mod users;

@@ -10,6 +10,7 @@ pub mod middleware;
 pub mod organisation;
 pub mod security;
 pub mod sites;
+pub mod sync;
 pub mod system;
 pub mod users;
 
@@ -38,6 +39,8 @@ pub enum ApiTags {
     Devices,
     /// Integrators' API keys.
     ApiKeys,
+    /// Sync: push, pull, conflicts.
+    Sync,
     /// The audit trail.
     Audit,
     /// Health and readiness.
@@ -53,6 +56,7 @@ pub type OutpostApi = (
     users::UsersApi,
     devices::DevicesApi,
     api_keys::ApiKeysApi,
+    sync::SyncApi,
     audit::AuditApi,
     system::SystemApi,
 );

@@ -151,3 +151,39 @@ where
     }
     Ok(found)
 }
+
+impl Actor {
+    /// The actor behind a checked caller: a staff member with their role and
+    /// sites, or an integrator.
+    pub async fn of<C: ConnectionTrait>(
+        db: &C,
+        caller: &crate::caller::Caller,
+    ) -> Result<Self, DbErr> {
+        use crate::caller::Caller;
+        use outpost_entity::user_site;
+        Ok(match caller {
+            Caller::User(u) => Self {
+                organisation_id: u.organisation_id,
+                user_id: Some(u.user_id),
+                device_id: u.device_id,
+                api_key_id: None,
+                role: Some(u.role),
+                site_ids: user_site::Entity::find()
+                    .select_only()
+                    .column(user_site::Column::SiteId)
+                    .filter(user_site::Column::UserId.eq(u.user_id))
+                    .into_tuple::<Uuid>()
+                    .all(db)
+                    .await?,
+            },
+            Caller::Integrator(i) => Self {
+                organisation_id: i.organisation_id,
+                user_id: None,
+                device_id: None,
+                api_key_id: Some(i.api_key_id),
+                role: None,
+                site_ids: Vec::new(),
+            },
+        })
+    }
+}

@@ -4,11 +4,15 @@
 
 pub mod apply;
 pub mod conflicts;
+pub mod cursor;
 pub mod editable;
 pub mod feed;
 pub mod merge;
 pub mod mutation;
+pub mod pull;
 pub mod push;
+pub mod render;
+pub mod retention;
 pub mod writer;
 
 use poem_openapi::Enum;

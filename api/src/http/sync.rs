@@ -1,0 +1,316 @@
+//! Sync: push mutations recorded offline, pull changes, resolve conflicts.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    Enum, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    security::{self, Credentials},
+};
+use crate::{
+    caller::RequestMeta,
+    domain::Permission,
+    error::{ApiError, ApiResult},
+    records::context::Actor,
+    service::audit::{self, AuditEntry},
+    state::AppState,
+    sync::{
+        EntityKind,
+        conflicts::{self, ConflictStatus, ConflictView, Resolution},
+        mutation::{Mutation, MutationOp, MutationResult},
+        pull::{self, CursorRefusal},
+        push,
+    },
+};
+
+/// The most mutations one push may carry.
+pub const MAX_BATCH: usize = 500;
+
+/// One change recorded on a device.
+#[derive(Object)]
+pub struct MutationIn {
+    /// Client-generated id of this change (UUID v7). Sending it again is
+    /// safe: the server answers with the first result.
+    pub mutation_id: Uuid,
+    /// The kind of record.
+    pub entity: EntityKind,
+    /// The record's id (generated on the device for creates).
+    pub id: Uuid,
+    /// What to do.
+    pub op: MutationOp,
+    /// For updates: the server version the device's copy was at.
+    pub base_version: Option<i64>,
+    /// The fields set (create) or changed (update), as in the record type's
+    /// view (`PersonView`, `ContactView` with `kit_lines`, ...).
+    pub fields: Option<HashMap<String, Value>>,
+    /// When it happened on the device; used as the record's `occurred_at`
+    /// when `fields` does not carry one. Data, never ordering.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// A batch of mutations.
+#[derive(Object)]
+pub struct PushRequest {
+    /// At most 500 mutations, applied in order.
+    pub mutations: Vec<MutationIn>,
+}
+
+/// The answer to a push: one result per mutation, in order.
+#[derive(Object)]
+pub struct PushResponse {
+    /// The results.
+    pub results: Vec<MutationResult>,
+}
+
+/// What a pulled change asks the device to do.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum ChangeOp {
+    /// Store `record`, replacing any copy.
+    Upsert,
+    /// The record was deleted: drop it.
+    Delete,
+    /// The record left your scope: drop it.
+    Evict,
+}
+
+/// One change in the feed.
+#[derive(Object)]
+pub struct SyncChange {
+    /// The kind of record.
+    pub entity: EntityKind,
+    /// The record.
+    pub id: Uuid,
+    /// What to do.
+    pub op: ChangeOp,
+    /// The record's server version.
+    pub version: i64,
+    /// For upserts: the record, as its `GET` shows it.
+    pub record: Option<Value>,
+}
+
+/// A page of the change feed.
+#[derive(Object)]
+pub struct PullResponse {
+    /// Changes, in server order.
+    pub changes: Vec<SyncChange>,
+    /// Pass it to the next pull. Opaque.
+    pub cursor: String,
+    /// Whether more changes are waiting: pull again at once.
+    pub has_more: bool,
+}
+
+/// A page of conflicts.
+#[derive(Object)]
+pub struct ConflictPage {
+    /// Newest first.
+    pub items: Vec<ConflictView>,
+    /// Pass as `before` for the next page; absent on the last.
+    pub next_before: Option<Uuid>,
+}
+
+/// How to resolve a conflict.
+#[derive(Object)]
+pub struct ResolveConflict {
+    /// Keep the server's values, take the device's, or write `values`.
+    pub resolution: Resolution,
+    /// For `merged`: the value of each conflicting field.
+    pub values: Option<HashMap<String, Value>>,
+}
+
+/// Sync.
+#[derive(Default)]
+pub struct SyncApi;
+
+async fn actor(state: &AppState, auth: &Credentials, permission: Permission) -> ApiResult<Actor> {
+    let caller = security::caller(state, auth).await?;
+    caller.require(permission)?;
+    Ok(Actor::of(&state.db, &caller).await?)
+}
+
+#[OpenApi(tag = "ApiTags::Sync")]
+impl SyncApi {
+    /// Push a batch of mutations recorded offline; each gets its own result
+    /// (applied, merged, duplicate, conflict or rejected), and one refused
+    /// mutation never blocks the others.
+    #[oai(path = "/v1/sync/push", method = "post", operation_id = "sync_push")]
+    async fn push(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        body: Json<PushRequest>,
+    ) -> ApiResult<Json<PushResponse>> {
+        let actor = actor(&state, &auth, Permission::WriteRecords).await?;
+        if body.0.mutations.len() > MAX_BATCH {
+            return Err(ApiError::invalid(
+                "mutations",
+                format!("at most {MAX_BATCH} mutations per push; split the batch"),
+            ));
+        }
+        let mutations = body.0.mutations.into_iter().map(into_mutation).collect();
+        let results = push::push(&state, &actor, mutations).await?;
+        Ok(Json(PushResponse { results }))
+    }
+
+    /// Pull the changes in your scope after `cursor` (from the start without
+    /// one). A 410 means the cursor can no longer be served: discard local
+    /// data and pull from the start.
+    #[oai(path = "/v1/sync/pull", method = "get", operation_id = "sync_pull")]
+    async fn pull(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        /// The cursor of the previous pull.
+        cursor: Query<Option<String>>,
+        /// Changes per page, 1 to 1000 (default 500).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<PullResponse>> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ReadRecords)?;
+        let actor = Actor::of(&state.db, &caller).await?;
+        let limit = limit.0.unwrap_or(500);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+        }
+        let page = match pull::pull(&state, &actor, cursor.0.as_deref(), limit).await? {
+            Ok(page) => page,
+            Err(CursorRefusal::Invalid) => {
+                return Err(ApiError::bad_request(
+                    "invalid_cursor",
+                    "not a cursor this server issued to your organisation",
+                ));
+            }
+            Err(CursorRefusal::Gone(code, detail)) => return Err(ApiError::gone(code, detail)),
+        };
+        let persons = page.changes.iter().filter(|c| c.entity == EntityKind::Person).count();
+        if persons > 0 {
+            // Reads of people's records are auditable; one entry per page.
+            audit::record(
+                &state.db,
+                &caller,
+                Some(&meta.request_id),
+                AuditEntry::new("sync.pulled", "sync", Uuid::nil()).with_detail(
+                    serde_json::json!({ "changes": page.changes.len(), "persons": persons }),
+                ),
+            )
+            .await?;
+        }
+        Ok(Json(PullResponse {
+            changes: page
+                .changes
+                .into_iter()
+                .map(|c| SyncChange {
+                    entity: c.entity,
+                    id: c.id,
+                    op: match c.op.as_str() {
+                        "delete" => ChangeOp::Delete,
+                        "evict" => ChangeOp::Evict,
+                        _ => ChangeOp::Upsert,
+                    },
+                    version: c.version,
+                    record: c.record,
+                })
+                .collect(),
+            cursor: page.cursor,
+            has_more: page.has_more,
+        }))
+    }
+
+    /// List sync conflicts: yours, or all of the organisation's for
+    /// managers and admins.
+    #[oai(path = "/v1/sync/conflicts", method = "get", operation_id = "list_conflicts")]
+    async fn list_conflicts(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// Only conflicts in this state.
+        status: Query<Option<ConflictStatus>>,
+        /// Only conflicts older than this id (the previous page's `next_before`).
+        before: Query<Option<Uuid>>,
+        /// Page size, 1 to 200 (default 50).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<ConflictPage>> {
+        let actor = actor(&state, &auth, Permission::ReadRecords).await?;
+        let limit = limit.0.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(ApiError::invalid("limit", "must be between 1 and 200"));
+        }
+        let rows = conflicts::list(&state, &actor, status.0, before.0, limit + 1).await?;
+        let next_before = if rows.len() as u64 > limit {
+            rows.get(limit as usize - 1).map(|c| c.id)
+        } else {
+            None
+        };
+        Ok(Json(ConflictPage {
+            items: rows.into_iter().take(limit as usize).map(ConflictView::from).collect(),
+            next_before,
+        }))
+    }
+
+    /// Get one conflict.
+    #[oai(path = "/v1/sync/conflicts/:id", method = "get", operation_id = "get_conflict")]
+    async fn get_conflict(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The conflict.
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ConflictView>> {
+        let actor = actor(&state, &auth, Permission::ReadRecords).await?;
+        Ok(Json(conflicts::get(&state, &actor, id.0).await?.into()))
+    }
+
+    /// Resolve a conflict: keep the server's values, take the device's, or
+    /// write merged values. The record gets a new version that syncs down.
+    #[oai(
+        path = "/v1/sync/conflicts/:id/resolve",
+        method = "post",
+        operation_id = "resolve_conflict"
+    )]
+    async fn resolve_conflict(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The conflict.
+        id: Path<Uuid>,
+        body: Json<ResolveConflict>,
+    ) -> ApiResult<Json<ConflictView>> {
+        let actor = actor(&state, &auth, Permission::WriteRecords).await?;
+        let values = body.0.values.map(|v| v.into_iter().collect::<Map<String, Value>>());
+        Ok(Json(conflicts::resolve(&state, &actor, id.0, body.0.resolution, values).await?.into()))
+    }
+}
+
+fn into_mutation(m: MutationIn) -> Mutation {
+    let mut fields: Map<String, Value> = m.fields.unwrap_or_default().into_iter().collect();
+    let has_occurred_at = matches!(
+        m.entity,
+        EntityKind::Contact
+            | EntityKind::Incident
+            | EntityKind::Referral
+            | EntityKind::ReferralStep
+    );
+    if let (true, MutationOp::Create, Some(at)) = (has_occurred_at, m.op, m.occurred_at) {
+        fields.entry("occurred_at").or_insert_with(|| {
+            Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        });
+    }
+    Mutation {
+        mutation_id: m.mutation_id,
+        entity: m.entity,
+        id: m.id,
+        op: m.op,
+        base_version: m.base_version,
+        fields,
+    }
+}

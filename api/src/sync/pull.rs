@@ -1,0 +1,155 @@
+//! `GET /v1/sync/pull`: the changes in the caller's scope after a cursor
+//! (sync.md, guarantees 4, 6, 7 and 8).
+//!
+//! Order is the organisation's change number, never a device's clock. The
+//! counter is read before the feed: every number up to the value read has
+//! committed (writers bump it last, under its row lock), so a page that
+//! ends there has skipped nothing, and the next pull starts after it.
+
+use outpost_entity::sync_change;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use super::{EntityKind, cursor::Cursor, feed, render};
+use crate::{
+    domain::{parse_stored, stored_name},
+    records::context::Actor,
+    service::{ServiceError, ServiceResult},
+    state::AppState,
+};
+
+/// One change as a device applies it.
+#[derive(Debug, Clone)]
+pub struct PulledChange {
+    /// The change number.
+    pub seq: i64,
+    /// The kind of record.
+    pub entity: EntityKind,
+    /// The record.
+    pub id: Uuid,
+    /// `upsert`, `delete` or `evict`.
+    pub op: String,
+    /// The record's version.
+    pub version: i64,
+    /// The record, for upserts.
+    pub record: Option<serde_json::Value>,
+}
+
+/// A page of changes.
+#[derive(Debug)]
+pub struct PullPage {
+    /// The changes, in order.
+    pub changes: Vec<PulledChange>,
+    /// Where the next pull starts.
+    pub cursor: String,
+    /// Whether more changes are waiting now.
+    pub has_more: bool,
+}
+
+/// Why a cursor cannot be served.
+#[derive(Debug)]
+pub enum CursorRefusal {
+    /// Not a cursor of this server and organisation.
+    Invalid,
+    /// Older than the tombstone horizon, or served under another role.
+    Gone(&'static str, String),
+}
+
+/// The role part of a cursor.
+fn role_name(actor: &Actor) -> String {
+    actor.role.map(|r| stored_name(&r)).unwrap_or_else(|| "integrator".into())
+}
+
+/// Reads a page of changes after `cursor` (from the start when `None`).
+pub async fn pull(
+    state: &AppState,
+    actor: &Actor,
+    cursor: Option<&str>,
+    limit: u64,
+) -> ServiceResult<Result<PullPage, CursorRefusal>> {
+    let org = actor.organisation_id;
+    let (last_seq, horizon) = feed::counter(&state.db, org).await?;
+    let after = match cursor {
+        None => 0,
+        Some(text) => {
+            let Some(c) = Cursor::decode(text) else { return Ok(Err(CursorRefusal::Invalid)) };
+            if c.organisation_id != org || c.seq > last_seq {
+                return Ok(Err(CursorRefusal::Invalid));
+            }
+            if c.seq < horizon {
+                return Ok(Err(CursorRefusal::Gone(
+                    "cursor_expired",
+                    "this cursor is older than the deletion horizon: discard local data and pull from the start".into(),
+                )));
+            }
+            if c.role != role_name(actor) {
+                return Ok(Err(CursorRefusal::Gone(
+                    "scope_changed",
+                    "your role changed since this cursor: discard local data and pull from the start".into(),
+                )));
+            }
+            c.seq
+        }
+    };
+
+    let rows = sync_change::Entity::find()
+        .filter(sync_change::Column::OrganisationId.eq(org))
+        .filter(sync_change::Column::Seq.gt(after))
+        .filter(sync_change::Column::Seq.lte(last_seq))
+        .filter(scope(actor))
+        .order_by_asc(sync_change::Column::Seq)
+        .limit(limit + 1)
+        .all(&state.db)
+        .await?;
+    let has_more = rows.len() as u64 > limit;
+    let rows: Vec<sync_change::Model> = rows.into_iter().take(limit as usize).collect();
+    let next = if has_more { rows.last().map(|r| r.seq).unwrap_or(after) } else { last_seq };
+
+    let records = render::records(&state.db, actor, &rows).await?;
+    let changes = rows
+        .into_iter()
+        .map(|row| {
+            let entity = parse_stored(&row.entity).map_err(ServiceError::Internal)?;
+            let record =
+                if row.op == "upsert" { records.get(&row.record_id).cloned() } else { None };
+            // A record gone from its table since (never expected) goes down
+            // as a delete rather than an upsert without a body.
+            let op = if row.op == "upsert" && record.is_none() { "delete".into() } else { row.op };
+            Ok(PulledChange {
+                seq: row.seq,
+                entity,
+                id: row.record_id,
+                op,
+                version: row.version,
+                record,
+            })
+        })
+        .collect::<ServiceResult<Vec<_>>>()?;
+    let cursor = Cursor { organisation_id: org, seq: next, role: role_name(actor) }.encode();
+    Ok(Ok(PullPage { changes, cursor, has_more }))
+}
+
+/// The feed entries `actor` may receive.
+fn scope(actor: &Actor) -> Condition {
+    use sync_change::Column as C;
+    let addressed = Condition::any().add(C::AudienceUserId.is_null());
+    let Some(me) = actor.user_id else {
+        return addressed;
+    };
+    let addressed = addressed.add(C::AudienceUserId.eq(me));
+    if actor.sees_everything() {
+        return addressed;
+    }
+    let visible = Condition::any()
+        .add(C::Visibility.eq("org"))
+        .add(C::AudienceUserId.eq(me))
+        .add(C::OwnerUserId.eq(me))
+        .add(
+            Condition::all().add(C::Visibility.eq("site")).add(
+                Condition::any()
+                    .add(C::SiteId.is_null())
+                    .add(C::SiteId.is_in(actor.site_ids.iter().copied())),
+            ),
+        );
+    Condition::all().add(addressed).add(visible)
+}
