@@ -75,6 +75,9 @@ pub enum Permission {
     ManageApiKeys,
     /// Read the audit trail.
     ReadAudit,
+    /// Create, edit and archive reference data: the kit catalogue,
+    /// substances and partner services (admins only).
+    ManageReferenceData,
 }
 
 impl Role {

@@ -5,11 +5,14 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod devices;
+pub mod kit_items;
 pub mod me;
 pub mod middleware;
 pub mod organisation;
+pub mod partner_services;
 pub mod security;
 pub mod sites;
+pub mod substances;
 pub mod system;
 pub mod users;
 
@@ -32,6 +35,8 @@ pub enum ApiTags {
     Organisation,
     /// Sites: day centres, hostels, shelters, teams, vans.
     Sites,
+    /// Reference data: kit catalogue, substances, partner services.
+    Reference,
     /// Staff accounts.
     Users,
     /// Registered devices.
@@ -50,6 +55,9 @@ pub type OutpostApi = (
     me::MeApi,
     organisation::OrganisationApi,
     sites::SitesApi,
+    kit_items::KitItemsApi,
+    substances::SubstancesApi,
+    partner_services::PartnerServicesApi,
     users::UsersApi,
     devices::DevicesApi,
     api_keys::ApiKeysApi,

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod defaults;
 pub mod kit_items;
 pub mod partner_services;
+pub mod records;
 pub mod substances;
 pub mod vocab;
 
