@@ -47,8 +47,11 @@ const KIT: &[(&str, &str, KitCategory, &str)] = &[
     ("drink_spikey", "Drink spikey (bottle stopper)", K::Other, "each"),
 ];
 
-/// Pre-made packs: code, name, category, unit, components.
-const PACKS: &[(&str, &str, KitCategory, &str, &[(&str, i32)])] = &[(
+/// A pre-made pack: code, name, category, unit, components (code, quantity).
+type Pack = (&'static str, &'static str, KitCategory, &'static str, &'static [(&'static str, i32)]);
+
+/// Pre-made packs.
+const PACKS: &[Pack] = &[(
     "injecting_pack_basic",
     "Basic injecting pack",
     K::InjectingEquipment,
