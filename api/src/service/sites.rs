@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// Puts the site's new state on the change feed; last before commit.
-async fn append_to_feed<C: sea_orm::ConnectionTrait>(
+pub(crate) async fn append_to_feed<C: sea_orm::ConnectionTrait>(
     db: &C,
     site: &site::Model,
 ) -> Result<(), sea_orm::DbErr> {

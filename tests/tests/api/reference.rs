@@ -391,6 +391,13 @@ async fn site_changes_go_to_the_change_feed() {
     app.load_demo().await;
     let manager = app.login("manager@demo.outpost.test").await;
     let org = organisation_id(&app, &manager).await;
+    // The demo's own sites are on the feed too.
+    let demo_sites = app.get("/v1/sites", &manager).await;
+    for site in demo_sites.ok()["items"].as_array().unwrap() {
+        let entries = feed_of(&app, org, site["id"].as_str().unwrap()).await;
+        assert_eq!(entries.len(), 1, "{site}");
+        assert_eq!(entries[0].entity, "site");
+    }
     let created =
         app.post("/v1/sites", &manager, json!({ "name": "Night Van", "kind": "van" })).await;
     assert_eq!(created.status.as_u16(), 201);
