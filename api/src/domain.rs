@@ -86,6 +86,9 @@ pub enum Permission {
     ReadRecords,
     /// Record and change field records.
     WriteRecords,
+    /// Create, edit and archive reference data: the kit catalogue,
+    /// substances and partner services (admins only).
+    ManageReferenceData,
 }
 
 impl Role {

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_foundation;
 mod m20261121_000002_create_sync_log;
 mod m20261121_000003_create_field_records;
+mod m20261121_000004_create_reference_data;
 mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_foundation::Migration),
             Box::new(m20261121_000002_create_sync_log::Migration),
             Box::new(m20261121_000003_create_field_records::Migration),
+            Box::new(m20261121_000004_create_reference_data::Migration),
         ]
     }
 }

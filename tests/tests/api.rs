@@ -6,6 +6,7 @@ mod api {
     mod audit;
     mod auth;
     mod errors;
+    mod reference;
     mod roles;
     mod sessions;
     mod sites;

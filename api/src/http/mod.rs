@@ -5,12 +5,15 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod devices;
+pub mod kit_items;
 pub mod me;
 pub mod middleware;
 pub mod organisation;
+pub mod partner_services;
 pub mod security;
 pub mod sites;
 pub mod sync;
+pub mod substances;
 pub mod system;
 pub mod users;
 
@@ -33,6 +36,8 @@ pub enum ApiTags {
     Organisation,
     /// Sites: day centres, hostels, shelters, teams, vans.
     Sites,
+    /// Reference data: kit catalogue, substances, partner services.
+    Reference,
     /// Staff accounts.
     Users,
     /// Registered devices.
@@ -47,19 +52,30 @@ pub enum ApiTags {
     System,
 }
 
-/// Every API of the server, in spec order.
-pub type OutpostApi = (
+/// Every API of the server, in spec order: the directory and staff, then
+/// the field records and sync, then operations. (Nested because the
+/// framework's tuple impls stop at twelve.)
+pub type OutpostApi = (DirectoryApis, RecordApis, OperationsApis);
+
+/// Sign-in, the organisation, its sites, reference data and staff.
+pub type DirectoryApis = (
     auth::AuthApi,
     me::MeApi,
     organisation::OrganisationApi,
     sites::SitesApi,
+    kit_items::KitItemsApi,
+    substances::SubstancesApi,
+    partner_services::PartnerServicesApi,
     users::UsersApi,
     devices::DevicesApi,
     api_keys::ApiKeysApi,
-    sync::SyncApi,
-    audit::AuditApi,
-    system::SystemApi,
 );
+
+/// Field records and sync.
+pub type RecordApis = (sync::SyncApi, ());
+
+/// The audit trail and health.
+pub type OperationsApis = (audit::AuditApi, system::SystemApi);
 
 /// The OpenAPI service (the spec and the routes).
 pub fn api_service() -> OpenApiService<OutpostApi, ()> {

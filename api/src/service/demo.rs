@@ -76,7 +76,7 @@ pub async fn ensure(
         let site = match existing {
             Some(site) => site,
             None => {
-                site::ActiveModel {
+                let site = site::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     organisation_id: Set(org.id),
                     name: Set(name.to_owned()),
@@ -87,7 +87,10 @@ pub async fn ensure(
                     updated_at: Set(now),
                 }
                 .insert(db)
-                .await?
+                .await?;
+                // Devices learn of sites from the change feed.
+                super::sites::append_to_feed(db, &site).await?;
+                site
             }
         };
         site_ids.push(site.id);

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{
     ServiceError, ServiceResult,
     audit::{self, AuditEntry},
-    users, validate,
+    reference, users, validate,
 };
 use crate::{
     caller::{Caller, RequestMeta},
@@ -72,7 +72,8 @@ pub struct NewOrganisation<'a> {
     pub admin_password: &'a str,
 }
 
-/// Creates an organisation with its first admin, in one transaction.
+/// Creates an organisation with its first admin and the default reference
+/// data, in one transaction.
 pub async fn create_with_admin(
     db: &sea_orm::DatabaseConnection,
     cost: &PasswordHashing,
@@ -127,6 +128,8 @@ pub async fn create_with_admin(
             .with_detail(serde_json::json!({ "first_admin": admin.id })),
     )
     .await?;
+    // Last before commit: it appends to the change feed.
+    reference::defaults::seed_defaults(&txn, org.id).await?;
     txn.commit().await?;
     Ok((org, admin))
 }

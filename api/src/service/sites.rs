@@ -1,5 +1,8 @@
 //! Sites: day centres, hostels, night shelters, outreach teams and vans.
 //! Archiving keeps a site's history (records will keep pointing at it).
+//! Sites are reference data every device holds: each change goes to the
+//! change feed, versioned by `updated_at` in microseconds (sites have no
+//! version column).
 
 use chrono::Utc;
 use outpost_entity::site;
@@ -18,7 +21,25 @@ use crate::{
     caller::{Caller, RequestMeta},
     domain::{SiteKind, stored_name},
     state::AppState,
+    sync::{
+        EntityKind,
+        feed::{self, FeedEntry},
+    },
 };
+
+/// Puts the site's new state on the change feed; last before commit.
+pub(crate) async fn append_to_feed<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    site: &site::Model,
+) -> Result<(), sea_orm::DbErr> {
+    let version = site.updated_at.timestamp_micros();
+    feed::append(
+        db,
+        site.organisation_id,
+        vec![FeedEntry::upsert(EntityKind::Site, site.id, version)],
+    )
+    .await
+}
 
 /// A site to create.
 pub struct NewSite {
@@ -120,6 +141,7 @@ pub async fn create(
         AuditEntry::new("site.created", "site", site.id),
     )
     .await?;
+    append_to_feed(&txn, &site).await?;
     txn.commit().await?;
     Ok(site)
 }
@@ -154,6 +176,7 @@ pub async fn update(
         AuditEntry::new("site.updated", "site", site.id),
     )
     .await?;
+    append_to_feed(&txn, &site).await?;
     txn.commit().await?;
     Ok(site)
 }
@@ -182,6 +205,7 @@ pub async fn archive(
         AuditEntry::new("site.archived", "site", site.id),
     )
     .await?;
+    append_to_feed(&txn, &site).await?;
     txn.commit().await?;
     Ok(site)
 }

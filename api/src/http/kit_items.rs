@@ -1,0 +1,216 @@
+//! The kit catalogue: what workers hand out, including pre-made packs.
+
+use chrono::{DateTime, Utc};
+use outpost_entity::kit_item;
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    security::{self, Credentials},
+};
+use crate::{
+    caller::RequestMeta,
+    domain::{Permission, parse_stored},
+    error::ApiResult,
+    service::reference::{
+        kit_items::{self, KitItemChanges, NewKitItem, PackComponent, components_of},
+        vocab::KitCategory,
+    },
+    state::AppState,
+};
+
+/// An item of the kit catalogue.
+#[derive(Object)]
+pub struct KitItemView {
+    /// Its id.
+    pub id: Uuid,
+    /// Its code, unique in the organisation; kit lines record it.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// The category reports count it under.
+    pub category: KitCategory,
+    /// How it is counted, e.g. `each` or `pack of 10`.
+    pub unit: String,
+    /// What a pre-made pack expands into; empty for an ordinary item.
+    pub components: Vec<PackComponent>,
+    /// Bumped on every change.
+    pub version: i64,
+    /// Set when archived.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<kit_item::Model> for KitItemView {
+    fn from(m: kit_item::Model) -> Self {
+        Self {
+            id: m.id,
+            components: components_of(&m),
+            // Only this server writes the column, from the same enum.
+            category: parse_stored(&m.category).unwrap_or(KitCategory::Other),
+            code: m.code,
+            name: m.name,
+            unit: m.unit,
+            version: m.version,
+            archived_at: m.archived_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// The whole catalogue, as one page.
+#[derive(Object)]
+pub struct KitItemList {
+    /// The items, by name.
+    pub items: Vec<KitItemView>,
+}
+
+/// A kit item to create.
+#[derive(Object)]
+pub struct CreateKitItem {
+    /// Its code: a-z, 0-9 and `_`, starting with a letter; at most 48
+    /// characters; it cannot change later.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// The category reports count it under.
+    pub category: KitCategory,
+    /// How it is counted, e.g. `each` or `pack of 10`.
+    pub unit: String,
+    /// For a pre-made pack, the active ordinary items it expands into.
+    #[oai(default)]
+    pub components: Vec<PackComponent>,
+}
+
+/// Changes to a kit item; absent fields stay as they are. The code cannot
+/// change: recorded kit lines keep it.
+#[derive(Object)]
+pub struct UpdateKitItem {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new category.
+    pub category: Option<KitCategory>,
+    /// A new unit.
+    pub unit: Option<String>,
+    /// The new, whole list of components (`[]` makes it an ordinary item).
+    pub components: Option<Vec<PackComponent>>,
+}
+
+/// Answer of `POST /v1/kit-items`.
+#[derive(ApiResponse)]
+pub enum KitItemCreated {
+    /// The new item.
+    #[oai(status = 201)]
+    Created(Json<KitItemView>),
+}
+
+/// The kit catalogue.
+#[derive(Default)]
+pub struct KitItemsApi;
+
+#[OpenApi(tag = "ApiTags::Reference")]
+impl KitItemsApi {
+    /// List the kit catalogue (session, or API key with `directory:read`).
+    #[oai(path = "/v1/kit-items", method = "get", operation_id = "list_kit_items")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// Include archived items.
+        include_archived: Query<Option<bool>>,
+    ) -> ApiResult<Json<KitItemList>> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ReadDirectory)?;
+        let items = kit_items::list(
+            &state.db,
+            caller.organisation_id(),
+            include_archived.0.unwrap_or(false),
+        )
+        .await?;
+        Ok(Json(KitItemList { items: items.into_iter().map(KitItemView::from).collect() }))
+    }
+
+    /// Add an item or pack to the kit catalogue (admins).
+    #[oai(path = "/v1/kit-items", method = "post", operation_id = "create_kit_item")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        body: Json<CreateKitItem>,
+    ) -> ApiResult<KitItemCreated> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ManageReferenceData)?;
+        let body = body.0;
+        let new = NewKitItem {
+            code: body.code,
+            name: body.name,
+            category: body.category,
+            unit: body.unit,
+            components: body.components,
+        };
+        let item = kit_items::create(&state, &caller, &meta, new).await?;
+        Ok(KitItemCreated::Created(Json(item.into())))
+    }
+
+    /// Get one kit item, archived or not.
+    #[oai(path = "/v1/kit-items/:id", method = "get", operation_id = "get_kit_item")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<KitItemView>> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ReadDirectory)?;
+        Ok(Json(kit_items::get(&state.db, &caller, id.0).await?.into()))
+    }
+
+    /// Edit a kit item (admins).
+    #[oai(path = "/v1/kit-items/:id", method = "patch", operation_id = "update_kit_item")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        id: Path<Uuid>,
+        body: Json<UpdateKitItem>,
+    ) -> ApiResult<Json<KitItemView>> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ManageReferenceData)?;
+        let body = body.0;
+        let changes = KitItemChanges {
+            name: body.name,
+            category: body.category,
+            unit: body.unit,
+            components: body.components,
+        };
+        Ok(Json(kit_items::update(&state, &caller, &meta, id.0, changes).await?.into()))
+    }
+
+    /// Archive a kit item (admins): it leaves the catalogue devices offer,
+    /// and recorded kit lines keep its code. An item inside an active pack
+    /// answers 409 `item_in_pack`.
+    #[oai(path = "/v1/kit-items/:id/archive", method = "post", operation_id = "archive_kit_item")]
+    async fn archive(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<KitItemView>> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ManageReferenceData)?;
+        Ok(Json(kit_items::archive(&state, &caller, &meta, id.0).await?.into()))
+    }
+}

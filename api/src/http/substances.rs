@@ -1,0 +1,204 @@
+//! Substances: the coded list with street names mapped onto codes.
+
+use chrono::{DateTime, Utc};
+use outpost_entity::substance;
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    security::{self, Credentials},
+};
+use crate::{
+    caller::RequestMeta,
+    domain::{Permission, parse_stored},
+    error::ApiResult,
+    service::reference::{
+        substances::{self, NewSubstance, SubstanceChanges, aliases_of},
+        vocab::SubstanceCategory,
+    },
+    state::AppState,
+};
+
+/// A substance with its street names.
+#[derive(Object)]
+pub struct SubstanceView {
+    /// Its id.
+    pub id: Uuid,
+    /// Its code, unique in the organisation; records store it.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its pharmacological group.
+    pub category: SubstanceCategory,
+    /// Street names that resolve to this code, ignoring case.
+    pub aliases: Vec<String>,
+    /// Bumped on every change.
+    pub version: i64,
+    /// Set when archived.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<substance::Model> for SubstanceView {
+    fn from(m: substance::Model) -> Self {
+        Self {
+            id: m.id,
+            aliases: aliases_of(&m),
+            // Only this server writes the column, from the same enum.
+            category: parse_stored(&m.category).unwrap_or(SubstanceCategory::Other),
+            code: m.code,
+            name: m.name,
+            version: m.version,
+            archived_at: m.archived_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// All substances, as one page.
+#[derive(Object)]
+pub struct SubstanceList {
+    /// The substances, by name.
+    pub items: Vec<SubstanceView>,
+}
+
+/// A substance to create.
+#[derive(Object)]
+pub struct CreateSubstance {
+    /// Its code: a-z, 0-9 and `_`, starting with a letter; at most 48
+    /// characters; it cannot change later.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its pharmacological group.
+    pub category: SubstanceCategory,
+    /// Street names (each at most 60 characters, not used by another
+    /// substance, ignoring case).
+    #[oai(default)]
+    pub aliases: Vec<String>,
+}
+
+/// Changes to a substance; absent fields stay as they are. The code cannot
+/// change: recorded contacts and incidents keep it.
+#[derive(Object)]
+pub struct UpdateSubstance {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new group.
+    pub category: Option<SubstanceCategory>,
+    /// The new, whole list of street names.
+    pub aliases: Option<Vec<String>>,
+}
+
+/// Answer of `POST /v1/substances`.
+#[derive(ApiResponse)]
+pub enum SubstanceCreated {
+    /// The new substance.
+    #[oai(status = 201)]
+    Created(Json<SubstanceView>),
+}
+
+/// Substances.
+#[derive(Default)]
+pub struct SubstancesApi;
+
+#[OpenApi(tag = "ApiTags::Reference")]
+impl SubstancesApi {
+    /// List the substances (session, or API key with `directory:read`).
+    #[oai(path = "/v1/substances", method = "get", operation_id = "list_substances")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// Include archived substances.
+        include_archived: Query<Option<bool>>,
+    ) -> ApiResult<Json<SubstanceList>> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ReadDirectory)?;
+        let items = substances::list(
+            &state.db,
+            caller.organisation_id(),
+            include_archived.0.unwrap_or(false),
+        )
+        .await?;
+        Ok(Json(SubstanceList { items: items.into_iter().map(SubstanceView::from).collect() }))
+    }
+
+    /// Add a substance (admins).
+    #[oai(path = "/v1/substances", method = "post", operation_id = "create_substance")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        body: Json<CreateSubstance>,
+    ) -> ApiResult<SubstanceCreated> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ManageReferenceData)?;
+        let body = body.0;
+        let new = NewSubstance {
+            code: body.code,
+            name: body.name,
+            category: body.category,
+            aliases: body.aliases,
+        };
+        let substance = substances::create(&state, &caller, &meta, new).await?;
+        Ok(SubstanceCreated::Created(Json(substance.into())))
+    }
+
+    /// Get one substance, archived or not.
+    #[oai(path = "/v1/substances/:id", method = "get", operation_id = "get_substance")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<SubstanceView>> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ReadDirectory)?;
+        Ok(Json(substances::get(&state.db, &caller, id.0).await?.into()))
+    }
+
+    /// Edit a substance or its street names (admins).
+    #[oai(path = "/v1/substances/:id", method = "patch", operation_id = "update_substance")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        id: Path<Uuid>,
+        body: Json<UpdateSubstance>,
+    ) -> ApiResult<Json<SubstanceView>> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ManageReferenceData)?;
+        let body = body.0;
+        let changes =
+            SubstanceChanges { name: body.name, category: body.category, aliases: body.aliases };
+        Ok(Json(substances::update(&state, &caller, &meta, id.0, changes).await?.into()))
+    }
+
+    /// Archive a substance (admins): its code and street names stop
+    /// resolving for new records; recorded ones keep the code.
+    #[oai(path = "/v1/substances/:id/archive", method = "post", operation_id = "archive_substance")]
+    async fn archive(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<SubstanceView>> {
+        let caller = security::caller(&state, &auth).await?;
+        caller.require(Permission::ManageReferenceData)?;
+        Ok(Json(substances::archive(&state, &caller, &meta, id.0).await?.into()))
+    }
+}
