@@ -47,7 +47,9 @@ async fn a_pushed_contact_with_kit_lines_comes_back_in_a_pull() {
         contact["substances"][0]["substance"], "synthetic_cannabinoid",
         "street name mapped"
     );
-    assert_eq!(contact["occurred_at"], "2026-11-20T23:15:00Z");
+    let occurred: chrono::DateTime<chrono::Utc> =
+        contact["occurred_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(occurred, "2026-11-20T23:15:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap());
 }
 
 #[tokio::test]
@@ -248,6 +250,11 @@ async fn a_cursor_from_elsewhere_is_refused_and_an_expired_one_is_gone() {
 
     // Tombstones older than the horizon are purged; a device that slept
     // past it must re-sync rather than silently miss deletions.
+    let mut colleague = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+    let contact = colleague.create("contact", contact_fields(None, None));
+    colleague.push(&app).await;
+    colleague.delete("contact", contact);
+    colleague.push(&app).await;
     phone.create("person", json!({ "alias": "Lee" }));
     phone.push(&app).await;
     outpost_tests::outpost_api::sync::retention::purge_tombstones(
