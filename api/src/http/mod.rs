@@ -12,8 +12,8 @@ pub mod organisation;
 pub mod partner_services;
 pub mod security;
 pub mod sites;
-pub mod sync;
 pub mod substances;
+pub mod sync;
 pub mod system;
 pub mod users;
 

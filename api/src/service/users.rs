@@ -312,6 +312,19 @@ pub async fn update(
         })),
     )
     .await?;
+    if let Some(ids) = &site_ids {
+        // Last before commit: it takes the organisation's feed counter.
+        let role = changes.role.unwrap_or(current.role);
+        crate::sync::scope::sites_changed(
+            &txn,
+            caller.organisation_id(),
+            id,
+            role,
+            &current.site_ids,
+            ids,
+        )
+        .await?;
+    }
     txn.commit().await?;
     if password_changed && Some(id) != caller.user_id() {
         // Someone else set the password (a reset): sessions opened with the

@@ -13,6 +13,7 @@ pub mod pull;
 pub mod push;
 pub mod render;
 pub mod retention;
+pub mod scope;
 pub mod writer;
 
 use poem_openapi::Enum;
