@@ -49,7 +49,7 @@ fn contact(site: &str, n: usize) -> Value {
         json!({ "item": "syringe_1ml_29g", "quantity": 10 }),
         json!({ "item": "swab", "quantity": 10, "for_others": 5 }),
     ];
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         lines.push(json!({ "item": "naloxone_nasal", "quantity": 1 }));
     }
     json!({
