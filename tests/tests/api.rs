@@ -12,6 +12,7 @@ mod api {
     mod sites;
     mod spec;
     mod sync;
+    mod sync_guarantees;
     mod system;
     mod tenancy;
     mod users;
