@@ -120,10 +120,10 @@ pub fn new_rows(
         .unwrap_or(now);
     let mut workers: Vec<Value> =
         fields.get("worker_ids").and_then(Value::as_array).cloned().unwrap_or_default();
-    if let Some(me) = actor.user_id.map(|u| json!(u.to_string())) {
-        if !workers.contains(&me) {
-            workers.insert(0, me);
-        }
+    if let Some(me) = actor.user_id.map(|u| json!(u.to_string()))
+        && !workers.contains(&me)
+    {
+        workers.insert(0, me);
     }
     let row = contact::ActiveModel {
         id: Set(id),

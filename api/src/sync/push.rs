@@ -90,10 +90,10 @@ pub async fn push(
 
     let mut to_cache = Vec::new();
     for result in fresh {
-        if !matches!(result.status, MutationStatus::Rejected | MutationStatus::Duplicate) {
-            if let Ok(json) = serde_json::to_string(&result) {
-                to_cache.push((replay_key(actor.organisation_id, result.mutation_id), json));
-            }
+        if !matches!(result.status, MutationStatus::Rejected | MutationStatus::Duplicate)
+            && let Ok(json) = serde_json::to_string(&result)
+        {
+            to_cache.push((replay_key(actor.organisation_id, result.mutation_id), json));
         }
         let i = first_of[&result.mutation_id];
         answers[i] = Some(result);
