@@ -332,6 +332,16 @@ async fn incidents_are_recorded_listed_and_deleted() {
     assert_eq!(etag(&created), "\"1\"");
     let listed = app.get(&format!("/v1/incidents?site_id={site}"), &worker).await;
     assert_eq!(listed.ok()["items"].as_array().unwrap().len(), 1);
+    for (query, expected) in [
+        ("occurred_from=2026-11-20T21:00:00Z", 1),
+        ("occurred_from=2026-11-20T22:00:00Z", 1),
+        ("occurred_from=2026-11-20T22:00:01Z", 0),
+        ("occurred_to=2026-11-20T22:00:00Z", 0),
+        ("occurred_to=2026-11-20T22:00:01Z", 1),
+    ] {
+        let page = app.get(&format!("/v1/incidents?{query}"), &worker).await;
+        assert_eq!(page.ok()["items"].as_array().unwrap().len(), expected, "{query}");
+    }
     let path = format!("/v1/incidents/{id}");
     assert_eq!(app.delete(&path, &worker).await.status.as_u16(), 204);
     assert_eq!(app.delete(&path, &worker).await.status.as_u16(), 204, "idempotent");
