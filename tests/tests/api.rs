@@ -6,6 +6,7 @@ mod api {
     mod audit;
     mod auth;
     mod errors;
+    mod records;
     mod reference;
     mod roles;
     mod sessions;

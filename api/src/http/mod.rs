@@ -4,12 +4,17 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod contacts;
 pub mod devices;
+pub mod incidents;
 pub mod kit_items;
 pub mod me;
 pub mod middleware;
 pub mod organisation;
 pub mod partner_services;
+pub mod persons;
+pub mod records;
+pub mod referrals;
 pub mod security;
 pub mod sites;
 pub mod substances;
@@ -44,6 +49,8 @@ pub enum ApiTags {
     Devices,
     /// Integrators' API keys.
     ApiKeys,
+    /// Field records: people, contacts, incidents, referrals.
+    Records,
     /// Sync: push, pull, conflicts.
     Sync,
     /// The audit trail.
@@ -72,7 +79,13 @@ pub type DirectoryApis = (
 );
 
 /// Field records and sync.
-pub type RecordApis = (sync::SyncApi, ());
+pub type RecordApis = (
+    persons::PersonsApi,
+    contacts::ContactsApi,
+    incidents::IncidentsApi,
+    referrals::ReferralsApi,
+    sync::SyncApi,
+);
 
 /// The audit trail and health.
 pub type OperationsApis = (audit::AuditApi, system::SystemApi);

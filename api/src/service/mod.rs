@@ -8,6 +8,7 @@ pub mod demo;
 pub mod devices;
 pub mod login;
 pub mod organisations;
+pub mod records;
 pub mod reference;
 pub mod sites;
 pub mod users;

@@ -1,0 +1,224 @@
+//! Contacts: list, read, record, delete. Append-only: a mistaken contact is
+//! deleted and recorded again, never edited.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    records::{self, Created, Deleted},
+    security::Credentials,
+};
+use crate::{
+    domain::Permission,
+    error::ApiResult,
+    records::{
+        contact::ContactView,
+        vocab::{ContactType, Intervention, KnownBy, LivingSituation},
+    },
+    service::records::{self as service, ContactFilter},
+    state::AppState,
+    sync::EntityKind,
+};
+
+/// A page of contacts, oldest first.
+#[derive(Object)]
+pub struct ContactPage {
+    /// The contacts.
+    pub items: Vec<ContactView>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<Uuid>,
+}
+
+/// Kit handed out.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct KitLineInput {
+    /// The kit catalogue code.
+    pub item: String,
+    /// How many, 1 to 10000.
+    pub quantity: i64,
+    /// How many of them were taken for other people (default 0).
+    pub for_others: Option<i64>,
+}
+
+/// A substance reported.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct SubstanceInput {
+    /// A substance code or a street name (mapped onto its code).
+    pub substance: String,
+    /// How it is known (default `self_reported`).
+    pub known_by: Option<KnownBy>,
+}
+
+/// A contact to record.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateContact {
+    /// The contact's id: a UUID v7 the client generates. Sending the same
+    /// id again answers the stored contact (200).
+    pub id: Uuid,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Where.
+    pub site_id: Option<Uuid>,
+    /// Roughly where, when not at a site.
+    pub location_area: Option<String>,
+    /// Who (absent for an anonymous contact).
+    pub person_id: Option<Uuid>,
+    /// The staff present (the recorder is added).
+    pub worker_ids: Option<Vec<Uuid>>,
+    /// What kind of contact.
+    pub contact_type: ContactType,
+    /// The living situation seen.
+    pub living_situation: Option<LivingSituation>,
+    /// What was done.
+    pub interventions: Option<Vec<Intervention>>,
+    /// Substances reported.
+    pub substances: Option<Vec<SubstanceInput>>,
+    /// A note.
+    pub note: Option<String>,
+    /// Used equipment returned.
+    pub returns_count: Option<i64>,
+    /// Whether `returns_count` is an estimate.
+    pub returns_estimated: Option<bool>,
+    /// Kit handed out.
+    pub kit_lines: Option<Vec<KitLineInput>>,
+}
+
+/// A contact, with its version as `ETag`.
+#[derive(ApiResponse)]
+pub enum ContactFound {
+    /// The contact.
+    #[oai(status = 200)]
+    Ok(
+        Json<ContactView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Answer of `POST /v1/contacts`.
+#[derive(ApiResponse)]
+pub enum ContactCreated {
+    /// The new contact.
+    #[oai(status = 201)]
+    Created(
+        Json<ContactView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// A contact with this id exists already (a retried POST).
+    #[oai(status = 200)]
+    Existing(
+        Json<ContactView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Contacts.
+#[derive(Default)]
+pub struct ContactsApi;
+
+#[OpenApi(tag = "ApiTags::Records")]
+impl ContactsApi {
+    /// List contacts in your scope, oldest first: workers and viewers see
+    /// their sites' contacts, their own and site-less ones; managers, admins
+    /// and API keys with `records:read` see all.
+    #[oai(path = "/v1/contacts", method = "get", operation_id = "list_contacts")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// Only contacts at this site.
+        site_id: Query<Option<Uuid>>,
+        /// Only contacts with this person.
+        person_id: Query<Option<Uuid>>,
+        /// Only contacts that occurred at or after this time.
+        occurred_from: Query<Option<DateTime<Utc>>>,
+        /// Only contacts that occurred before this time.
+        occurred_to: Query<Option<DateTime<Utc>>>,
+        /// The previous page's `next_after` (the last id it showed).
+        after: Query<Option<Uuid>>,
+        /// Page size, 1 to 200 (default 50).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<ContactPage>> {
+        let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
+        let limit = records::page_limit(limit.0)?;
+        let filter = ContactFilter {
+            site_id: site_id.0,
+            person_id: person_id.0,
+            occurred_from: occurred_from.0,
+            occurred_to: occurred_to.0,
+        };
+        let page = service::list_contacts(&state.db, &actor, filter, after.0, limit).await?;
+        Ok(Json(ContactPage { items: page.items, next_after: page.next_after }))
+    }
+
+    /// Get one contact.
+    #[oai(path = "/v1/contacts/:id", method = "get", operation_id = "get_contact")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The contact.
+        id: Path<Uuid>,
+    ) -> ApiResult<ContactFound> {
+        let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
+        let contact = service::get_contact(&state.db, &actor, id.0).await?;
+        let etag = records::etag(contact.version);
+        Ok(ContactFound::Ok(Json(contact), etag))
+    }
+
+    /// Record a contact and the kit handed out, with a client-generated id.
+    /// Posting the same id again answers the stored contact (200).
+    #[oai(path = "/v1/contacts", method = "post", operation_id = "create_contact")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        body: Json<CreateContact>,
+    ) -> ApiResult<ContactCreated> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        let id = body.0.id;
+        let fields = records::fields_of(&body.0);
+        let created = records::create(&state, &actor, EntityKind::Contact, id, fields).await?;
+        let contact =
+            service::get_contact(&state.db, &actor, id).await.map_err(|_| records::id_taken())?;
+        let etag = records::etag(contact.version);
+        Ok(match created {
+            Created::New => ContactCreated::Created(Json(contact), etag),
+            Created::Existing => ContactCreated::Existing(Json(contact), etag),
+        })
+    }
+
+    /// Delete a contact (its recorder, managers, admins). Deleting it again
+    /// answers 204 too.
+    #[oai(path = "/v1/contacts/:id", method = "delete", operation_id = "delete_contact")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The contact.
+        id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        let row = service::contact_row(&state.db, &actor, id.0).await?;
+        if row.deleted_at.is_none() {
+            records::delete(&state, &actor, EntityKind::Contact, id.0).await?;
+        }
+        Ok(Deleted::Deleted)
+    }
+}

@@ -1,0 +1,207 @@
+//! Incidents: list, read, record, delete. Append-only like contacts.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    records::{self, Created, Deleted},
+    security::Credentials,
+};
+use crate::{
+    domain::Permission,
+    error::ApiResult,
+    records::{
+        incident::IncidentView,
+        vocab::{IncidentOutcome, IncidentType, Severity},
+    },
+    service::records::{self as service, IncidentFilter},
+    state::AppState,
+    sync::EntityKind,
+};
+
+/// A page of incidents, oldest first.
+#[derive(Object)]
+pub struct IncidentPage {
+    /// The incidents.
+    pub items: Vec<IncidentView>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<Uuid>,
+}
+
+/// Someone involved: exactly one of `person_id` and `unknown_party`.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct InvolvedPartyInput {
+    /// A known person.
+    pub person_id: Option<Uuid>,
+    /// A description of someone unknown (never a name).
+    pub unknown_party: Option<String>,
+}
+
+/// An incident to record.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateIncident {
+    /// The incident's id: a UUID v7 the client generates. Sending the same
+    /// id again answers the stored incident (200).
+    pub id: Uuid,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Where.
+    pub site_id: Option<Uuid>,
+    /// Roughly where, when not at a site.
+    pub location_area: Option<String>,
+    /// What happened.
+    pub incident_type: IncidentType,
+    /// How serious it was.
+    pub severity: Severity,
+    /// Who was involved.
+    pub people: Option<Vec<InvolvedPartyInput>>,
+    /// Suspected substances (codes or street names).
+    pub substances: Option<Vec<String>>,
+    /// Whether an ambulance was called.
+    pub ambulance_called: Option<bool>,
+    /// Whether it arrived.
+    pub ambulance_arrived: Option<bool>,
+    /// Naloxone doses given, 0 to 20.
+    pub naloxone_doses: Option<i64>,
+    /// Whether rescue breaths were given.
+    pub rescue_breaths: Option<bool>,
+    /// How it ended.
+    pub outcome: Option<IncidentOutcome>,
+    /// A note.
+    pub note: Option<String>,
+}
+
+/// An incident, with its version as `ETag`.
+#[derive(ApiResponse)]
+pub enum IncidentFound {
+    /// The incident.
+    #[oai(status = 200)]
+    Ok(
+        Json<IncidentView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Answer of `POST /v1/incidents`.
+#[derive(ApiResponse)]
+pub enum IncidentCreated {
+    /// The new incident.
+    #[oai(status = 201)]
+    Created(
+        Json<IncidentView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// An incident with this id exists already (a retried POST).
+    #[oai(status = 200)]
+    Existing(
+        Json<IncidentView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Incidents.
+#[derive(Default)]
+pub struct IncidentsApi;
+
+#[OpenApi(tag = "ApiTags::Records")]
+impl IncidentsApi {
+    /// List incidents in your scope, oldest first (the same scope as
+    /// contacts).
+    #[oai(path = "/v1/incidents", method = "get", operation_id = "list_incidents")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// Only incidents at this site.
+        site_id: Query<Option<Uuid>>,
+        /// Only incidents that occurred at or after this time.
+        occurred_from: Query<Option<DateTime<Utc>>>,
+        /// Only incidents that occurred before this time.
+        occurred_to: Query<Option<DateTime<Utc>>>,
+        /// The previous page's `next_after` (the last id it showed).
+        after: Query<Option<Uuid>>,
+        /// Page size, 1 to 200 (default 50).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<IncidentPage>> {
+        let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
+        let limit = records::page_limit(limit.0)?;
+        let filter = IncidentFilter {
+            site_id: site_id.0,
+            occurred_from: occurred_from.0,
+            occurred_to: occurred_to.0,
+        };
+        let page = service::list_incidents(&state.db, &actor, filter, after.0, limit).await?;
+        Ok(Json(IncidentPage { items: page.items, next_after: page.next_after }))
+    }
+
+    /// Get one incident.
+    #[oai(path = "/v1/incidents/:id", method = "get", operation_id = "get_incident")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The incident.
+        id: Path<Uuid>,
+    ) -> ApiResult<IncidentFound> {
+        let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
+        let incident = service::get_incident(&state.db, &actor, id.0).await?;
+        let etag = records::etag(incident.version);
+        Ok(IncidentFound::Ok(Json(incident), etag))
+    }
+
+    /// Record an incident, with a client-generated id. Posting the same id
+    /// again answers the stored incident (200).
+    #[oai(path = "/v1/incidents", method = "post", operation_id = "create_incident")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        body: Json<CreateIncident>,
+    ) -> ApiResult<IncidentCreated> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        let id = body.0.id;
+        let fields = records::fields_of(&body.0);
+        let created = records::create(&state, &actor, EntityKind::Incident, id, fields).await?;
+        let incident =
+            service::get_incident(&state.db, &actor, id).await.map_err(|_| records::id_taken())?;
+        let etag = records::etag(incident.version);
+        Ok(match created {
+            Created::New => IncidentCreated::Created(Json(incident), etag),
+            Created::Existing => IncidentCreated::Existing(Json(incident), etag),
+        })
+    }
+
+    /// Delete an incident (its recorder, managers, admins). Deleting it
+    /// again answers 204 too.
+    #[oai(path = "/v1/incidents/:id", method = "delete", operation_id = "delete_incident")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The incident.
+        id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        let row = service::incident_row(&state.db, &actor, id.0).await?;
+        if row.deleted_at.is_none() {
+            records::delete(&state, &actor, EntityKind::Incident, id.0).await?;
+        }
+        Ok(Deleted::Deleted)
+    }
+}

@@ -1,0 +1,272 @@
+//! People: list, read (audited), create, edit with `If-Match`.
+
+use chrono::NaiveDate;
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    types::MaybeUndefined,
+};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    records::{self, Created},
+    security::Credentials,
+};
+use crate::{
+    caller::RequestMeta,
+    domain::Permission,
+    error::ApiResult,
+    records::{
+        person::PersonView,
+        vocab::{DobQuality, Gender, NameQuality, RiskKind, RiskPriority},
+    },
+    service::{
+        audit::{self, AuditEntry},
+        records as service,
+    },
+    state::AppState,
+    sync::EntityKind,
+};
+
+/// A page of people, oldest first.
+#[derive(Object)]
+pub struct PersonPage {
+    /// The people.
+    pub items: Vec<PersonView>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<Uuid>,
+}
+
+/// A risk flag to record.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct RiskFlagInput {
+    /// What the risk is.
+    pub kind: RiskKind,
+    /// How urgent it is (default `medium`).
+    pub priority: Option<RiskPriority>,
+    /// When it lapses, if it does.
+    pub expires_on: Option<NaiveDate>,
+    /// A short note.
+    pub note: Option<String>,
+}
+
+/// A person to record.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreatePerson {
+    /// The person's id: a UUID v7 the client generates. Sending the same id
+    /// again answers the stored person (200) instead of creating another.
+    pub id: Uuid,
+    /// Street name or alias.
+    pub alias: Option<String>,
+    /// Initials.
+    pub initials: Option<String>,
+    /// How good the name is (default `not_collected`).
+    pub name_quality: Option<NameQuality>,
+    /// Year of birth.
+    pub birth_year: Option<i64>,
+    /// Date of birth.
+    pub birth_date: Option<NaiveDate>,
+    /// How good the date of birth is (default `not_collected`).
+    pub dob_quality: Option<DobQuality>,
+    /// Gender.
+    pub gender: Option<Gender>,
+    /// A short description, to recognise them next time.
+    pub description: Option<String>,
+    /// Risk flags.
+    pub risk_flags: Option<Vec<RiskFlagInput>>,
+    /// NHS number (ten digits, check digit verified).
+    pub nhs_number: Option<String>,
+    /// CHAIN id.
+    pub chain_id: Option<String>,
+}
+
+/// Changes to a person; absent fields stay as they are, `null` clears.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct UpdatePerson {
+    /// Street name or alias.
+    #[oai(nullable)]
+    pub alias: MaybeUndefined<String>,
+    /// Initials.
+    #[oai(nullable)]
+    pub initials: MaybeUndefined<String>,
+    /// How good the name is.
+    #[oai(skip_serializing_if_is_none)]
+    pub name_quality: Option<NameQuality>,
+    /// Year of birth.
+    #[oai(nullable)]
+    pub birth_year: MaybeUndefined<i64>,
+    /// Date of birth.
+    #[oai(nullable)]
+    pub birth_date: MaybeUndefined<NaiveDate>,
+    /// How good the date of birth is.
+    #[oai(skip_serializing_if_is_none)]
+    pub dob_quality: Option<DobQuality>,
+    /// Gender.
+    #[oai(nullable)]
+    pub gender: MaybeUndefined<Gender>,
+    /// A short description.
+    #[oai(nullable)]
+    pub description: MaybeUndefined<String>,
+    /// Risk flags (the whole list).
+    #[oai(skip_serializing_if_is_none)]
+    pub risk_flags: Option<Vec<RiskFlagInput>>,
+    /// NHS number.
+    #[oai(nullable)]
+    pub nhs_number: MaybeUndefined<String>,
+    /// CHAIN id.
+    #[oai(nullable)]
+    pub chain_id: MaybeUndefined<String>,
+}
+
+/// A person, with their version as `ETag`.
+#[derive(ApiResponse)]
+pub enum PersonFound {
+    /// The person.
+    #[oai(status = 200)]
+    Ok(
+        Json<PersonView>,
+        /// The version, quoted; send it back as `If-Match` to edit.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Answer of `POST /v1/persons`.
+#[derive(ApiResponse)]
+pub enum PersonCreated {
+    /// The new person.
+    #[oai(status = 201)]
+    Created(
+        Json<PersonView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// A person with this id exists already (a retried POST): the stored
+    /// person, unchanged.
+    #[oai(status = 200)]
+    Existing(
+        Json<PersonView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// People.
+#[derive(Default)]
+pub struct PersonsApi;
+
+#[OpenApi(tag = "ApiTags::Records")]
+impl PersonsApi {
+    /// List people, oldest first (visible organisation-wide; NHS number and
+    /// CHAIN id only for managers and admins). Session, or API key with
+    /// `records:read`.
+    #[oai(path = "/v1/persons", method = "get", operation_id = "list_persons")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        /// The previous page's `next_after` (the last id it showed).
+        after: Query<Option<Uuid>>,
+        /// Page size, 1 to 200 (default 50).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<PersonPage>> {
+        let (caller, actor) =
+            records::caller_and_actor(&state, &auth, Permission::ReadRecords).await?;
+        let limit = records::page_limit(limit.0)?;
+        let page = service::list_persons(&state.db, &actor, after.0, limit).await?;
+        if !page.items.is_empty() {
+            // Reads of people's records are auditable; one entry per page.
+            audit::record(
+                &state.db,
+                &caller,
+                Some(&meta.request_id),
+                AuditEntry::new("person.listed", "person", Uuid::nil())
+                    .with_detail(serde_json::json!({ "persons": page.items.len() })),
+            )
+            .await?;
+        }
+        Ok(Json(PersonPage { items: page.items, next_after: page.next_after }))
+    }
+
+    /// Get one person (audited as `person.read`).
+    #[oai(path = "/v1/persons/:id", method = "get", operation_id = "get_person")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        /// The person.
+        id: Path<Uuid>,
+    ) -> ApiResult<PersonFound> {
+        let (caller, actor) =
+            records::caller_and_actor(&state, &auth, Permission::ReadRecords).await?;
+        let person = service::get_person(&state.db, &actor, id.0).await?;
+        audit::record(
+            &state.db,
+            &caller,
+            Some(&meta.request_id),
+            AuditEntry::new("person.read", "person", id.0),
+        )
+        .await?;
+        let etag = records::etag(person.version);
+        Ok(PersonFound::Ok(Json(person), etag))
+    }
+
+    /// Record a person, with a client-generated id. Posting the same id
+    /// again answers the stored person (200).
+    #[oai(path = "/v1/persons", method = "post", operation_id = "create_person")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        body: Json<CreatePerson>,
+    ) -> ApiResult<PersonCreated> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        let id = body.0.id;
+        let fields = records::fields_of(&body.0);
+        let created = records::create(&state, &actor, EntityKind::Person, id, fields).await?;
+        let person =
+            service::get_person(&state.db, &actor, id).await.map_err(|_| records::id_taken())?;
+        let etag = records::etag(person.version);
+        Ok(match created {
+            Created::New => PersonCreated::Created(Json(person), etag),
+            Created::Existing => PersonCreated::Existing(Json(person), etag),
+        })
+    }
+
+    /// Edit a person. `If-Match` must carry the person's current `ETag`;
+    /// a stale one answers 412 `version_mismatch` and changes nothing.
+    #[oai(path = "/v1/persons/:id", method = "patch", operation_id = "update_person")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The person.
+        id: Path<Uuid>,
+        /// The `ETag` the change was made from, e.g. `"3"`.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: Json<UpdatePerson>,
+    ) -> ApiResult<PersonFound> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        let base = records::if_match(if_match.0.as_deref())?;
+        let current = service::person_row(&state.db, &actor, id.0).await?;
+        if current.version != base {
+            return Err(crate::error::ApiError::precondition_failed(current.version));
+        }
+        let fields = records::fields_of(&body.0);
+        records::update(&state, &actor, EntityKind::Person, id.0, base, fields).await?;
+        let person = service::get_person(&state.db, &actor, id.0).await?;
+        let etag = records::etag(person.version);
+        Ok(PersonFound::Ok(Json(person), etag))
+    }
+}

@@ -1,0 +1,284 @@
+//! Referrals to partner services: list, read, create, edit with `If-Match`,
+//! and steps (the status moves only by appended steps).
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    types::MaybeUndefined,
+};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    records::{self, Created},
+    security::Credentials,
+};
+use crate::{
+    domain::{Permission, stored_name},
+    error::{ApiError, ApiResult},
+    records::{
+        referral::{ReferralStepView, ReferralView},
+        vocab::{ReferralStatus, ServiceType, Urgency},
+    },
+    service::records::{self as service, ReferralFilter},
+    state::AppState,
+    sync::EntityKind,
+};
+
+/// A page of referrals, oldest first.
+#[derive(Object)]
+pub struct ReferralPage {
+    /// The referrals.
+    pub items: Vec<ReferralView>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<Uuid>,
+}
+
+/// A referral to record.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateReferral {
+    /// The referral's id: a UUID v7 the client generates. Sending the same
+    /// id again answers the stored referral (200).
+    pub id: Uuid,
+    /// Who is referred.
+    pub person_id: Uuid,
+    /// When it was made (default: now).
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// The first status (default `draft`).
+    pub status: Option<ReferralStatus>,
+    /// The partner service referred to.
+    pub partner_service_id: Option<Uuid>,
+    /// The kind of service.
+    pub service_type: ServiceType,
+    /// Why.
+    pub reason: String,
+    /// How urgent (default `routine`).
+    pub urgency: Option<Urgency>,
+    /// Whether the person consented to sharing their details.
+    pub consent_to_share: bool,
+    /// The site it was made from.
+    pub site_id: Option<Uuid>,
+}
+
+/// Changes to a referral; absent fields stay as they are, `null` clears.
+/// The status moves by steps, never here.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateReferral {
+    /// The partner service referred to.
+    #[oai(nullable)]
+    pub partner_service_id: MaybeUndefined<Uuid>,
+    /// The kind of service.
+    #[oai(skip_serializing_if_is_none)]
+    pub service_type: Option<ServiceType>,
+    /// Why.
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
+    /// How urgent.
+    #[oai(skip_serializing_if_is_none)]
+    pub urgency: Option<Urgency>,
+    /// Whether the person consented to sharing their details.
+    #[oai(skip_serializing_if_is_none)]
+    pub consent_to_share: Option<bool>,
+    /// The site it was made from.
+    #[oai(nullable)]
+    pub site_id: MaybeUndefined<Uuid>,
+}
+
+/// A step to record: the referral moves to `status` (the status is the
+/// step latest by `occurred_at`).
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateReferralStep {
+    /// The step's id: a UUID v7 the client generates. Sending the same id
+    /// again answers the stored step (200).
+    pub id: Uuid,
+    /// The status it moves to.
+    pub status: ReferralStatus,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// A note (a reason for a decline, an outcome).
+    pub note: Option<String>,
+}
+
+/// A referral, with its version as `ETag`.
+#[derive(ApiResponse)]
+pub enum ReferralFound {
+    /// The referral.
+    #[oai(status = 200)]
+    Ok(
+        Json<ReferralView>,
+        /// The version, quoted; send it back as `If-Match` to edit.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Answer of `POST /v1/referrals`.
+#[derive(ApiResponse)]
+pub enum ReferralCreated {
+    /// The new referral.
+    #[oai(status = 201)]
+    Created(
+        Json<ReferralView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// A referral with this id exists already (a retried POST).
+    #[oai(status = 200)]
+    Existing(
+        Json<ReferralView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Answer of `POST /v1/referrals/{id}/steps`.
+#[derive(ApiResponse)]
+pub enum ReferralStepCreated {
+    /// The new step.
+    #[oai(status = 201)]
+    Created(
+        Json<ReferralStepView>,
+        /// Always `"1"`: steps are never edited.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// A step with this id exists already (a retried POST).
+    #[oai(status = 200)]
+    Existing(
+        Json<ReferralStepView>,
+        /// Always `"1"`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Referrals.
+#[derive(Default)]
+pub struct ReferralsApi;
+
+#[OpenApi(tag = "ApiTags::Records")]
+impl ReferralsApi {
+    /// List referrals in your scope, oldest first (the same scope as
+    /// contacts).
+    #[oai(path = "/v1/referrals", method = "get", operation_id = "list_referrals")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// Only referrals of this person.
+        person_id: Query<Option<Uuid>>,
+        /// Only referrals in this status.
+        status: Query<Option<ReferralStatus>>,
+        /// The previous page's `next_after` (the last id it showed).
+        after: Query<Option<Uuid>>,
+        /// Page size, 1 to 200 (default 50).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<ReferralPage>> {
+        let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
+        let limit = records::page_limit(limit.0)?;
+        let filter =
+            ReferralFilter { person_id: person_id.0, status: status.0.map(|s| stored_name(&s)) };
+        let page = service::list_referrals(&state.db, &actor, filter, after.0, limit).await?;
+        Ok(Json(ReferralPage { items: page.items, next_after: page.next_after }))
+    }
+
+    /// Get one referral.
+    #[oai(path = "/v1/referrals/:id", method = "get", operation_id = "get_referral")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The referral.
+        id: Path<Uuid>,
+    ) -> ApiResult<ReferralFound> {
+        let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
+        let referral = service::get_referral(&state.db, &actor, id.0).await?;
+        let etag = records::etag(referral.version);
+        Ok(ReferralFound::Ok(Json(referral), etag))
+    }
+
+    /// Record a referral (and its first step), with a client-generated id.
+    /// Posting the same id again answers the stored referral (200).
+    #[oai(path = "/v1/referrals", method = "post", operation_id = "create_referral")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        body: Json<CreateReferral>,
+    ) -> ApiResult<ReferralCreated> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        let id = body.0.id;
+        let fields = records::fields_of(&body.0);
+        let created = records::create(&state, &actor, EntityKind::Referral, id, fields).await?;
+        let referral =
+            service::get_referral(&state.db, &actor, id).await.map_err(|_| records::id_taken())?;
+        let etag = records::etag(referral.version);
+        Ok(match created {
+            Created::New => ReferralCreated::Created(Json(referral), etag),
+            Created::Existing => ReferralCreated::Existing(Json(referral), etag),
+        })
+    }
+
+    /// Edit a referral. `If-Match` must carry its current `ETag`; a stale
+    /// one answers 412 `version_mismatch` and changes nothing.
+    #[oai(path = "/v1/referrals/:id", method = "patch", operation_id = "update_referral")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The referral.
+        id: Path<Uuid>,
+        /// The `ETag` the change was made from, e.g. `"3"`.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: Json<UpdateReferral>,
+    ) -> ApiResult<ReferralFound> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        let base = records::if_match(if_match.0.as_deref())?;
+        let current = service::referral_row(&state.db, &actor, id.0).await?;
+        if current.version != base {
+            return Err(ApiError::precondition_failed(current.version));
+        }
+        let fields = records::fields_of(&body.0);
+        records::update(&state, &actor, EntityKind::Referral, id.0, base, fields).await?;
+        let referral = service::get_referral(&state.db, &actor, id.0).await?;
+        let etag = records::etag(referral.version);
+        Ok(ReferralFound::Ok(Json(referral), etag))
+    }
+
+    /// Record a step of a referral, with a client-generated id: the
+    /// referral's status becomes the latest step's (by `occurred_at`).
+    #[oai(path = "/v1/referrals/:id/steps", method = "post", operation_id = "create_referral_step")]
+    async fn create_step(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The referral.
+        id: Path<Uuid>,
+        body: Json<CreateReferralStep>,
+    ) -> ApiResult<ReferralStepCreated> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        service::referral_row(&state.db, &actor, id.0).await?;
+        let step_id = body.0.id;
+        let mut fields = records::fields_of(&body.0);
+        fields.insert("referral_id".into(), serde_json::Value::String(id.0.to_string()));
+        let created =
+            records::create(&state, &actor, EntityKind::ReferralStep, step_id, fields).await?;
+        let step = service::get_step(&state.db, &actor, id.0, step_id)
+            .await
+            .map_err(|_| records::id_taken())?;
+        let etag = records::etag(step.version);
+        Ok(match created {
+            Created::New => ReferralStepCreated::Created(Json(step), etag),
+            Created::Existing => ReferralStepCreated::Existing(Json(step), etag),
+        })
+    }
+}
