@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashSet};
 use super::editable::{EditableRecord, lock, update_specs};
 
 use outpost_entity::{contact, incident, person, referral, referral_step};
-use poem_openapi::types::ToJSON;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, Set,
@@ -28,10 +27,7 @@ use crate::{
         contact as contact_record,
         context::BatchContext,
         fields::{Rejection, normalise},
-        incident as incident_record, person as person_record,
-        person::PersonView,
-        referral as referral_record,
-        referral::ReferralView,
+        incident as incident_record, person as person_record, referral as referral_record,
     },
 };
 
@@ -294,17 +290,7 @@ pub async fn current_json<C: ConnectionTrait>(
     entity: EntityKind,
     id: Uuid,
 ) -> Result<Option<Value>, DbErr> {
-    Ok(match entity {
-        EntityKind::Person => person::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .and_then(|p| PersonView::new(p, ctx.actor.sees_identifiers()).to_json()),
-        EntityKind::Referral => referral::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .and_then(|r| ReferralView::from(r).to_json()),
-        _ => None,
-    })
+    Ok(super::render::of_kind(db, &ctx.actor, entity, &[id]).await?.pop().map(|(_, v)| v))
 }
 
 async fn delete<C: ConnectionTrait>(
@@ -323,6 +309,29 @@ async fn delete<C: ConnectionTrait>(
         )
     };
     let missing = || Rejection::new("unknown_record", Some("id"), "no such record");
+    // Contacts, incidents and referrals share one deletion rule: the
+    // recorder, a manager or an admin; idempotent; a tombstone at the next
+    // version, visible like the record was.
+    macro_rules! tombstone {
+        ($table:ident, $kind:expr) => {{
+            let Some(c) = lock::<_, $table::Entity>(db, org, m.id).await? else {
+                return Ok(Err(missing()));
+            };
+            if !ctx.actor.may_correct(c.recorded_by) {
+                return Ok(Err(refused()));
+            }
+            if c.deleted_at.is_some() {
+                return Ok(Ok(MutationResult::new(m, MutationStatus::Applied, Some(c.version))));
+            }
+            let (version, site, owner) = (c.version + 1, c.site_id, c.recorded_by);
+            let mut active = c.into_active_model();
+            active.version = Set(version);
+            active.deleted_at = Set(Some(now));
+            active.updated_at = Set(now);
+            active.update(db).await?;
+            (version, FeedEntry::upsert($kind, m.id, version).at_site(site, owner))
+        }};
+    }
     let (version, entry) = match m.entity {
         EntityKind::Person => {
             let Some(p) = lock::<_, person::Entity>(db, org, m.id).await? else {
@@ -353,60 +362,12 @@ async fn delete<C: ConnectionTrait>(
             ctx.persons.remove(&m.id);
             (version, FeedEntry::upsert(EntityKind::Person, m.id, version))
         }
-        EntityKind::Contact => {
-            let Some(c) = lock::<_, contact::Entity>(db, org, m.id).await? else {
-                return Ok(Err(missing()));
-            };
-            if !ctx.actor.may_correct(c.recorded_by) {
-                return Ok(Err(refused()));
-            }
-            if c.deleted_at.is_some() {
-                return Ok(Ok(MutationResult::new(m, MutationStatus::Applied, Some(c.version))));
-            }
-            let (version, site, owner) = (c.version + 1, c.site_id, c.recorded_by);
-            let mut active = c.into_active_model();
-            active.version = Set(version);
-            active.deleted_at = Set(Some(now));
-            active.updated_at = Set(now);
-            active.update(db).await?;
-            (version, FeedEntry::upsert(EntityKind::Contact, m.id, version).at_site(site, owner))
-        }
-        EntityKind::Incident => {
-            let Some(c) = lock::<_, incident::Entity>(db, org, m.id).await? else {
-                return Ok(Err(missing()));
-            };
-            if !ctx.actor.may_correct(c.recorded_by) {
-                return Ok(Err(refused()));
-            }
-            if c.deleted_at.is_some() {
-                return Ok(Ok(MutationResult::new(m, MutationStatus::Applied, Some(c.version))));
-            }
-            let (version, site, owner) = (c.version + 1, c.site_id, c.recorded_by);
-            let mut active = c.into_active_model();
-            active.version = Set(version);
-            active.deleted_at = Set(Some(now));
-            active.updated_at = Set(now);
-            active.update(db).await?;
-            (version, FeedEntry::upsert(EntityKind::Incident, m.id, version).at_site(site, owner))
-        }
+        EntityKind::Contact => tombstone!(contact, EntityKind::Contact),
+        EntityKind::Incident => tombstone!(incident, EntityKind::Incident),
         _ => {
-            let Some(c) = lock::<_, referral::Entity>(db, org, m.id).await? else {
-                return Ok(Err(missing()));
-            };
-            if !ctx.actor.may_correct(c.recorded_by) {
-                return Ok(Err(refused()));
-            }
-            if c.deleted_at.is_some() {
-                return Ok(Ok(MutationResult::new(m, MutationStatus::Applied, Some(c.version))));
-            }
-            let (version, site, owner) = (c.version + 1, c.site_id, c.recorded_by);
-            let mut active = c.into_active_model();
-            active.version = Set(version);
-            active.deleted_at = Set(Some(now));
-            active.updated_at = Set(now);
-            active.update(db).await?;
+            let done = tombstone!(referral, EntityKind::Referral);
             ctx.referrals.remove(&m.id);
-            (version, FeedEntry::upsert(EntityKind::Referral, m.id, version).at_site(site, owner))
+            done
         }
     };
     w.change(entry.deleted());

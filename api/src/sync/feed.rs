@@ -143,9 +143,14 @@ pub async fn append<C: ConnectionTrait>(
         return Ok(());
     }
     // Older org-wide entries of the same records go: the feed keeps each
-    // record's latest change. Per-user entries (evictions) stay.
-    let replaced: Vec<Uuid> =
-        entries.iter().filter(|e| e.audience_user_id.is_none()).map(|e| e.record_id).collect();
+    // record's latest change. Per-user entries (evictions) stay, and a
+    // version-1 entry is a record's first change, with nothing to replace:
+    // skipping those keeps a batch of creates free of a pointless DELETE.
+    let replaced: Vec<Uuid> = entries
+        .iter()
+        .filter(|e| e.audience_user_id.is_none() && e.version > 1)
+        .map(|e| e.record_id)
+        .collect();
     for chunk in replaced.chunks(500) {
         sync_change::Entity::delete_many()
             .filter(sync_change::Column::OrganisationId.eq(organisation_id))
