@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod caller;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
