@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use outpost_migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, SqlxError};
 
 /// Connects to `url` (Postgres or SQLite). SQLite gets one connection, WAL
 /// and a busy timeout, so the embedded default never fails on a locked file.
@@ -43,4 +43,55 @@ fn create_parent_dir(url: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     Ok(())
+}
+
+/// Whether a database error is the storage being briefly unreachable (a
+/// restart, a dropped connection, an exhausted pool, a lock held too long)
+/// rather than a fault in the request or the code. Such a request did not
+/// commit, or committed and is safe to repeat (pushes are idempotent), so
+/// the client is told to retry: 503 with `Retry-After`, never 500.
+pub fn is_transient(err: &DbErr) -> bool {
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else { return false };
+    match sqlx.as_ref() {
+        SqlxError::Io(_)
+        | SqlxError::Tls(_)
+        | SqlxError::Protocol(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed => true,
+        SqlxError::Database(db) => db.code().is_some_and(|code| transient_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATEs (Postgres) and result codes (SQLite) that mean "try again".
+fn transient_sqlstate(code: &str) -> bool {
+    // 08xxx connection exception; 57P01..57P03 the server is shutting down,
+    // crashed or still starting; 53300 too many connections; 40001 and
+    // 40P01 serialisation failure and deadlock (the transaction rolled back).
+    code.starts_with("08")
+        || code.starts_with("57P")
+        || matches!(code, "53300" | "40001" | "40P01")
+        // SQLite: SQLITE_BUSY and SQLITE_LOCKED, and their extended codes.
+        || matches!(code, "5" | "6" | "261" | "262" | "517")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transient_sqlstate;
+
+    #[test]
+    fn restarts_and_lost_connections_are_transient() {
+        for code in ["08006", "08003", "57P01", "57P03", "53300", "40001", "40P01", "5"] {
+            assert!(transient_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "23503", "42P01", "22P02", "19"] {
+            assert!(!transient_sqlstate(code), "{code}");
+        }
+    }
 }

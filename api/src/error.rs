@@ -203,12 +203,9 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match err {
-            // Pool exhaustion or a lost connection: the client can retry.
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::unavailable(&err),
-            other => Self::internal(&other),
-        }
+        // A restart, a lost connection or an exhausted pool: the client can
+        // retry. Anything else is a fault of ours.
+        if crate::db::is_transient(&err) { Self::unavailable(&err) } else { Self::internal(&err) }
     }
 }
 
