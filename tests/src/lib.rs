@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub mod device;
+pub mod faults;
 
 pub use outpost_api;
 
@@ -44,6 +45,7 @@ pub struct TestApp {
     cleanup: Cleanup,
 }
 
+/// What to remove when a test's storage is dropped.
 enum Cleanup {
     Sqlite(PathBuf),
     Postgres {
@@ -111,6 +113,19 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server after `customize` has adjusted its configuration.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    let (mut config, storage) = fresh_storage().await;
+    customize(&mut config);
+    start(config, None, storage.0).await
+}
+
+/// A test's own database (and Redis key prefix), removed when dropped.
+pub struct Storage(Cleanup);
+
+/// A configuration on fresh storage, as `spawn_app` uses: a new SQLite file,
+/// or a new database on `OUTPOST_TEST_DATABASE_URL`, and a key prefix of its
+/// own on `OUTPOST_TEST_REDIS_URL`. For tests that run the server themselves
+/// (as a separate process); keep the `Storage` alive while it runs.
+pub async fn fresh_storage() -> (Config, Storage) {
     let id = Uuid::now_v7().simple().to_string();
     let mut config = Config {
         // Cheap hashing keeps the suite fast; it is still argon2id.
@@ -147,8 +162,13 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         assert_redis_answers(&redis_url).await;
         config.redis_url = Some(redis_url);
     }
-    customize(&mut config);
-    start(config, None, cleanup).await
+    (config, Storage(cleanup))
+}
+
+/// Starts an in-process server on `config` (from [`fresh_storage`], perhaps
+/// adjusted); `storage` is dropped with the app.
+pub async fn spawn_app_on(config: Config, storage: Storage) -> TestApp {
+    start(config, None, storage.0).await
 }
 
 async fn assert_redis_answers(url: &str) {
@@ -333,7 +353,7 @@ fn token_of(answer: &Answer) -> String {
     answer.ok()["token"].as_str().expect("a token").to_owned()
 }
 
-async fn read(response: reqwest::Response) -> Answer {
+pub(crate) async fn read(response: reqwest::Response) -> Answer {
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
@@ -367,12 +387,18 @@ impl Drop for TestApp {
             })
             .join();
         }
-        match std::mem::replace(&mut self.cleanup, Cleanup::None) {
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
             Cleanup::None => {}
             Cleanup::Sqlite(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
             Cleanup::Postgres { admin_url, database } => {
+                let (admin_url, database) = (admin_url.clone(), database.clone());
                 // Drop runs inside the test's runtime, which cannot block on
                 // itself: drop the database from a thread of its own.
                 let _ = std::thread::spawn(move || {
