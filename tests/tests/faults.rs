@@ -38,118 +38,145 @@ const PROGRAM: &str = env!("CARGO_BIN_EXE_outpost-under-test");
 const WORKERS: [&str; 2] = ["worker1@demo.outpost.test", "worker2@demo.outpost.test"];
 const MANAGER: &str = "manager@demo.outpost.test";
 
-/// A batch whose fate the phone does not know yet, or knows.
+/// A batch of mutations and the contacts it creates.
+#[derive(Clone)]
 struct Batch {
     mutations: Vec<Value>,
     ids: Vec<Uuid>,
+}
+
+/// One phone's view of a push run against a process that gets killed.
+#[derive(Default)]
+struct Phone {
+    token: String,
+    /// The batch sent when the server went away: its fate is unknown.
+    pending: Option<Batch>,
+    sent: Vec<Uuid>,
+    acknowledged: usize,
+    /// Resent mutations answered `duplicate`: they had committed before the
+    /// kill, but their answer died with the process.
+    committed_unanswered: usize,
+    resent: usize,
+}
+
+/// Pushes batches of 40 contacts (first the phone's pending batch, if any)
+/// until the server stops answering.
+async fn push_until_dropped(
+    remote: Remote,
+    mut phone: Phone,
+    in_flight: Arc<AtomicUsize>,
+    answered: Arc<AtomicUsize>,
+) -> Phone {
+    loop {
+        let resend = phone.pending.is_some();
+        let batch = phone.pending.take().unwrap_or_else(|| {
+            let (mutations, ids) = contact_batch(40);
+            Batch { mutations, ids }
+        });
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        let body = push_body(&batch.mutations);
+        let outcome =
+            remote.send(Method::POST, "/v1/sync/push", Some(&phone.token), Some(&body)).await;
+        in_flight.fetch_sub(1, Ordering::SeqCst);
+        match outcome {
+            Outcome::Answered(answer) => {
+                let duplicates = assert_all_accepted(&answer);
+                if resend {
+                    phone.resent += batch.ids.len();
+                    phone.committed_unanswered += duplicates;
+                } else {
+                    assert_eq!(duplicates, 0, "a new batch answered duplicate");
+                }
+                phone.acknowledged += batch.ids.len();
+                phone.sent.extend(&batch.ids);
+                answered.fetch_add(1, Ordering::SeqCst);
+            }
+            Outcome::Dropped(_) => {
+                phone.pending = Some(batch);
+                return phone;
+            }
+        }
+    }
 }
 
 // Mechanisms: each batch commits in one transaction, and the replay log
 // (`sync_mutations`, in that same transaction) answers a resent batch
 // `duplicate`. Without the log a batch that committed just before the kill,
 // whose answer never left the process, would be stored twice on retry;
-// without the transaction, half of a batch could survive the kill.
+// without the transaction, half of a batch could survive the kill. The kill
+// comes at a different moment of a push in each round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_push_loses_and_duplicates_nothing() {
     let (config, _storage) = fresh_storage().await;
-    let mut first = ServerProcess::start(PROGRAM, &config).await;
-    let remote = Remote::new(&first.base);
-
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let acknowledged = Arc::new(AtomicUsize::new(0));
-    let mut pushers = Vec::new();
-    for email in [WORKERS[0], WORKERS[1], MANAGER] {
-        let token = remote.login(email).await;
-        let (remote, in_flight, acknowledged) =
-            (remote.clone(), in_flight.clone(), acknowledged.clone());
-        pushers.push(tokio::spawn(async move {
-            let (mut acked, mut unacked) = (Vec::new(), Vec::new());
-            // Push until the server goes away; the batch in the air then is
-            // the one whose fate is unknown.
-            loop {
-                let (mutations, ids) = contact_batch(40);
-                in_flight.fetch_add(1, Ordering::SeqCst);
-                let outcome = remote
-                    .send(Method::POST, "/v1/sync/push", Some(&token), Some(&push_body(&mutations)))
-                    .await;
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-                match outcome {
-                    Outcome::Answered(answer) => {
-                        assert_all_accepted(&answer);
-                        acknowledged.fetch_add(1, Ordering::SeqCst);
-                        acked.push(Batch { mutations, ids });
-                    }
-                    Outcome::Dropped(_) => {
-                        unacked.push(Batch { mutations, ids });
-                        return (token, acked, unacked);
-                    }
-                }
-            }
-        }));
-    }
-    // Kill only while a push is on the wire, after some have been answered.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while acknowledged.load(Ordering::SeqCst) < 4 || in_flight.load(Ordering::SeqCst) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "no pushes answered: {}", first.log_tail());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    first.kill();
-
+    let mut server = ServerProcess::start(PROGRAM, &config).await;
     let mut phones = Vec::new();
-    for pusher in pushers {
-        phones.push(pusher.await.expect("pusher"));
+    for email in [WORKERS[0], WORKERS[1], MANAGER] {
+        phones.push(Phone {
+            token: Remote::new(&server.base).login(email).await,
+            ..Phone::default()
+        });
     }
-    let second = ServerProcess::start(PROGRAM, &config).await;
-    let remote = Remote::new(&second.base);
-    let mut sent = HashSet::new();
-    let (mut acked_count, mut unacked_count, mut duplicates_answered) = (0, 0, 0);
-    for (token, acked, unacked) in &phones {
-        for batch in unacked {
-            // The phone retries what it never heard back about, on the new
-            // process, with the same mutation ids.
-            let answer = match remote
-                .send(
-                    Method::POST,
-                    "/v1/sync/push",
-                    Some(token),
-                    Some(&push_body(&batch.mutations)),
-                )
-                .await
-            {
-                Outcome::Answered(answer) => answer,
-                Outcome::Dropped(err) => panic!("the new process dropped a push: {err}"),
-            };
-            duplicates_answered += assert_all_accepted(&answer);
-            unacked_count += batch.ids.len();
-            sent.extend(batch.ids.iter().copied());
+    let kill_delays_ms = [0u64, 10, 25, 45, 70];
+    for delay in kill_delays_ms {
+        let (in_flight, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let pushers: Vec<_> = phones
+            .drain(..)
+            .map(|phone| {
+                let remote = Remote::new(&server.base);
+                tokio::spawn(push_until_dropped(remote, phone, in_flight.clone(), answered.clone()))
+            })
+            .collect();
+        // Kill while a push is on the wire, after some have been answered.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while answered.load(Ordering::SeqCst) < 3 || in_flight.load(Ordering::SeqCst) == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no pushes answered: {}",
+                server.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        for batch in acked {
-            acked_count += batch.ids.len();
-            sent.extend(batch.ids.iter().copied());
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        server.kill();
+        for pusher in pushers {
+            phones.push(pusher.await.expect("pusher"));
         }
+        // The phones retry against a new process on the same storage.
+        server = ServerProcess::start(PROGRAM, &config).await;
     }
-    // Resending an acknowledged batch changes nothing either.
-    let (token, acked, _) = &phones[0];
-    let resent = match remote
-        .send(Method::POST, "/v1/sync/push", Some(token), Some(&push_body(&acked[0].mutations)))
-        .await
-    {
-        Outcome::Answered(answer) => answer,
-        Outcome::Dropped(err) => panic!("the new process dropped a push: {err}"),
-    };
-    assert_eq!(assert_all_accepted(&resent), acked[0].ids.len(), "all answered duplicate");
+    let remote = Remote::new(&server.base);
+    for phone in &mut phones {
+        let batch = phone.pending.take().expect("every phone lost an answer in the last round");
+        let (answer, _) = until_done(
+            &remote,
+            Method::POST,
+            "/v1/sync/push",
+            &phone.token,
+            Some(&push_body(&batch.mutations)),
+        )
+        .await;
+        phone.committed_unanswered += assert_all_accepted(&answer);
+        phone.resent += batch.ids.len();
+        phone.sent.extend(&batch.ids);
+    }
 
+    let sent: HashSet<Uuid> = phones.iter().flat_map(|p| p.sent.iter().copied()).collect();
+    let sent_total: usize = phones.iter().map(|p| p.sent.len()).sum();
+    assert_eq!(sent.len(), sent_total, "a phone counted a contact twice");
+    let resent: usize = phones.iter().map(|p| p.resent).sum();
+    let committed_unanswered: usize = phones.iter().map(|p| p.committed_unanswered).sum();
     let tally = Tally { stored: stored_contacts(&config).await, sent };
     eprintln!(
-        "fault figures: server killed mid-push: {} mutations sent ({acked_count} acknowledged, \
-         {unacked_count} unacknowledged and resent to a new process, {duplicates_answered} of \
-         them had committed before the kill), {} stored, duplicates {}, losses {}",
+        "fault figures: server killed mid-push {} times: {} mutations sent, {resent} of them \
+         unacknowledged and resent to a new process ({committed_unanswered} had committed before \
+         the kill and were answered duplicate), {} stored, duplicates {}, losses {}",
+        kill_delays_ms.len(),
         tally.sent.len(),
         tally.stored.len(),
         tally.duplicates(),
         tally.losses()
     );
-    assert!(unacked_count > 0, "the kill landed between pushes: nothing was tested");
+    assert!(resent > 0, "every kill landed between pushes: nothing was tested");
     tally.assert_exact();
 }
 
