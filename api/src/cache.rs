@@ -284,7 +284,17 @@ struct RedisInner {
     degraded: AtomicBool,
     /// Unix milliseconds until which Redis is not tried (circuit open).
     skip_until_ms: AtomicI64,
+    /// Keys whose deletion failed while Redis was away (full, prefixed).
+    /// They are deleted before any other command once Redis answers again,
+    /// so a Redis that comes back with its data (a network partition, a
+    /// paused process) never serves an entry this instance revoked, such as
+    /// the session of a user who logged out during the outage.
+    owed_deletions: Mutex<Vec<String>>,
 }
+
+/// Most keys remembered for deletion; past this the oldest are dropped (and
+/// the session module's own retries still cover them).
+const MAX_OWED_DELETIONS: usize = 100_000;
 
 // Atomically counts a hit and starts the window on the first one, so a
 // counter can never be left without an expiry.
@@ -310,6 +320,7 @@ impl RedisCache {
                 connection,
                 degraded: AtomicBool::new(false),
                 skip_until_ms: AtomicI64::new(0),
+                owed_deletions: Mutex::default(),
             }),
         })
     }
@@ -331,6 +342,7 @@ impl RedisCache {
         if Self::now_ms() < self.inner.skip_until_ms.load(Ordering::Relaxed) {
             return Err(CacheError::Unavailable("circuit open after a recent failure".into()));
         }
+        self.settle_owed_deletions().await?;
         match f(self.inner.connection.clone()).await {
             Ok(value) => {
                 if self.inner.degraded.swap(false, Ordering::Relaxed) {
@@ -343,6 +355,37 @@ impl RedisCache {
                 Err(CacheError::Unavailable(err.to_string()))
             }
         }
+    }
+
+    /// Deletes the keys owed from an outage before anything else runs.
+    async fn settle_owed_deletions(&self) -> Result<(), CacheError> {
+        let owed = std::mem::take(&mut *self.owed());
+        if owed.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.inner.connection.clone();
+        match c.del::<_, ()>(&owed).await {
+            Ok(()) => {
+                tracing::info!(count = owed.len(), "deleted keys owed from a redis outage");
+                Ok(())
+            }
+            Err(err) => {
+                self.owe(owed);
+                self.trip(&err);
+                Err(CacheError::Unavailable(err.to_string()))
+            }
+        }
+    }
+
+    fn owed(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.inner.owed_deletions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn owe(&self, keys: Vec<String>) {
+        let mut owed = self.owed();
+        owed.extend(keys);
+        let excess = owed.len().saturating_sub(MAX_OWED_DELETIONS);
+        owed.drain(..excess);
     }
 
     fn trip(&self, err: &redis::RedisError) {
@@ -401,7 +444,12 @@ impl RedisCache {
             return Ok(());
         }
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        self.run(|mut c| async move { c.del::<_, ()>(keys).await }).await
+        let owed = keys.clone();
+        let deleted = self.run(|mut c| async move { c.del::<_, ()>(keys).await }).await;
+        if deleted.is_err() {
+            self.owe(owed);
+        }
+        deleted
     }
 
     async fn hit(&self, key: &str, window: Duration) -> Result<(u64, u64), CacheError> {
@@ -460,6 +508,7 @@ impl RedisCache {
             Ok(_) => {
                 self.inner.degraded.store(false, Ordering::Relaxed);
                 self.inner.skip_until_ms.store(0, Ordering::Relaxed);
+                let _ = self.settle_owed_deletions().await;
                 CacheHealth::Up
             }
             Err(err) => {

@@ -383,6 +383,46 @@ async fn redis_stopping_under_load_fails_no_request_and_keeps_sessions() {
     tally.assert_exact();
 }
 
+// Mechanism: a deletion that fails while Redis is away is owed, and settled
+// before any other command once Redis answers; without it, a Redis that
+// comes back with its data would serve the session of a user who logged out
+// (or whose phone was revoked) during the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_during_a_redis_partition_holds_when_redis_returns_with_its_data() {
+    let redis = PrivateRedis::start().await;
+    let (mut config, storage) = fresh_storage().await;
+    config.redis_url = Some(redis.url());
+    let app = spawn_app_on(config, storage).await;
+    app.load_demo().await;
+    let leaving = app.login(WORKERS[0]).await;
+    let lost_phone = Uuid::now_v7();
+    let on_lost_phone = app.login_on_device(WORKERS[1], lost_phone).await;
+    let staying = app.login(MANAGER).await;
+    for token in [&leaving, &on_lost_phone, &staying] {
+        // Each session is now cached in Redis.
+        assert!(app.get("/v1/me", token).await.status.is_success());
+    }
+
+    redis.pause();
+    assert_eq!(app.post("/v1/auth/logout", &leaving, serde_json::json!({})).await.status, 204);
+    let revoked = app
+        .post(&format!("/v1/devices/{lost_phone}/revoke"), &staying, serde_json::json!({}))
+        .await;
+    assert!(revoked.status.is_success(), "{}", revoked.text);
+    assert_eq!(wait_for_readiness(&app, "degraded").await["cache"], "down");
+    redis.resume();
+    // Let the circuit breaker close; the very next commands reach Redis.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    app.get("/v1/me", &leaving).await.assert_problem(401, "invalid_token");
+    app.get("/v1/me", &on_lost_phone).await.assert_problem(401, "invalid_token");
+    assert!(app.get("/v1/me", &staying).await.status.is_success());
+    eprintln!(
+        "fault figures: redis partitioned (paused) and back with its data: a logout and a device \
+         revocation made during the partition held at once"
+    );
+}
+
 async fn wait_for_readiness(app: &outpost_tests::TestApp, status: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {

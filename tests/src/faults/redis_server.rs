@@ -35,6 +35,29 @@ impl PrivateRedis {
         }
     }
 
+    /// Freezes the server (`SIGSTOP`): connections stay open, nothing
+    /// answers, and the data is still there when it resumes, as in a
+    /// network partition.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused server (`SIGCONT`).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let guard = self.child.lock().expect("redis child");
+        let child = guard.as_ref().expect("redis is running");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     /// Starts the server again on the same port and waits for it.
     pub async fn start_again(&self) {
         let program = super::program("redis-server", &[], "redis-server");
