@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod client_ready;
 pub mod contacts;
 pub mod devices;
 pub mod incidents;
@@ -90,9 +91,15 @@ pub type RecordApis = (
 /// The audit trail and health.
 pub type OperationsApis = (audit::AuditApi, system::SystemApi);
 
-/// The OpenAPI service (the spec and the routes).
-pub fn api_service() -> OpenApiService<OutpostApi, ()> {
-    OpenApiService::new(OutpostApi::default(), "Outpost", env!("CARGO_PKG_VERSION")).description(
+/// The OpenAPI service (the spec and the routes). The spec is corrected for
+/// client generators (see [`client_ready`]).
+pub fn api_service() -> OpenApiService<client_ready::ClientReady<OutpostApi>, ()> {
+    OpenApiService::new(
+        client_ready::ClientReady(OutpostApi::default()),
+        "Outpost",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
         "Outpost: records for outreach teams in day centres, hostels, night shelters and on \
          the street, captured offline on phones and synced later. Every error is \
          `application/problem+json` with a stable `code`.",

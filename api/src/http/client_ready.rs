@@ -1,0 +1,179 @@
+//! Makes the spec say what the server does, in the form client generators
+//! read (openapi-typescript, openapi-python-client; `.ci/clients.sh` proves
+//! it by generating both and running a sync scenario with each).
+//!
+//! poem-openapi writes the spec from the types; three of its habits mislead
+//! generators, and [`ClientReady`] corrects them in the registry, before the
+//! spec is serialised, so `/openapi.json`, `/docs` and the committed file
+//! all carry the corrected spec:
+//!
+//! 1. A documented field of a named type (an enum such as `status`, or an
+//!    object) is written as `allOf: [{$ref}, {description}]`. A second,
+//!    inline member makes it a composition, and openapi-python-client then
+//!    drops the enclosing schema ("Cannot take allOf a non-object") and
+//!    every schema and operation that uses it. We keep the `$ref` alone in
+//!    `allOf`; the description stays on the field.
+//! 2. An `Option<T>` field of a response is answered as `null` when absent,
+//!    but the spec only makes it optional, so a strict client fails on the
+//!    `null` (openapi-python-client raises in `from_dict`). Such fields of
+//!    every schema a response can reach are marked `nullable`.
+//! 3. `chrono::NaiveDate` is written with the format `naive-date`, which no
+//!    generator knows; the standard format for `YYYY-MM-DD` is `date`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use poem::{endpoint::BoxEndpoint, http::Method};
+use poem_openapi::{
+    OpenApi,
+    registry::{MetaApi, MetaSchema, MetaSchemaRef, Registry},
+};
+
+/// An API whose spec is corrected for client generators; it routes exactly
+/// as the API it wraps.
+#[derive(Default)]
+pub struct ClientReady<T>(pub T);
+
+impl<T: OpenApi> OpenApi for ClientReady<T> {
+    fn meta() -> Vec<MetaApi> {
+        let mut apis = T::meta();
+        for operation in
+            apis.iter_mut().flat_map(|a| a.paths.iter_mut()).flat_map(|p| p.operations.iter_mut())
+        {
+            for param in &mut operation.params {
+                tidy(&mut param.schema);
+            }
+            for content in operation.request.iter_mut().flat_map(|r| r.content.iter_mut()) {
+                tidy(&mut content.schema);
+            }
+            for response in &mut operation.responses.responses {
+                for content in &mut response.content {
+                    tidy(&mut content.schema);
+                }
+                for header in &mut response.headers {
+                    tidy(&mut header.schema);
+                }
+            }
+        }
+        apis
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+        let returned = returned_schemas(registry, &T::meta());
+        for (name, schema) in &mut registry.schemas {
+            tidy_schema(schema);
+            if returned.contains(name) {
+                mark_options_nullable(schema);
+            }
+        }
+    }
+
+    fn add_routes(self, route_table: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {
+        self.0.add_routes(route_table);
+    }
+}
+
+/// Rules 1 and 3 on a schema and everything inline in it.
+fn tidy_schema(schema: &mut MetaSchema) {
+    if schema.format == Some("naive-date") {
+        schema.format = Some("date");
+    }
+    // Rule 1: poem-openapi builds `MetaSchema { all_of: [ref, other], ..other }`,
+    // so the inline member repeats the outer annotations and nothing else.
+    if let [MetaSchemaRef::Reference(_), MetaSchemaRef::Inline(annotations)] =
+        schema.all_of.as_slice()
+    {
+        let outer = MetaSchema { all_of: Vec::new(), ..schema.clone() };
+        if **annotations == outer {
+            schema.all_of.truncate(1);
+        }
+    }
+    for (_, property) in &mut schema.properties {
+        tidy(property);
+    }
+    for inner in schema.items.iter_mut().chain(schema.additional_properties.iter_mut()) {
+        tidy(inner);
+    }
+    for inner in schema.all_of.iter_mut().chain(&mut schema.any_of).chain(&mut schema.one_of) {
+        tidy(inner);
+    }
+}
+
+fn tidy(schema: &mut MetaSchemaRef) {
+    if let MetaSchemaRef::Inline(inline) = schema {
+        tidy_schema(inline);
+    }
+}
+
+/// Rule 2: the optional fields (not required, no default) of an object are
+/// `Option`s, which the server writes as `null` when empty.
+fn mark_options_nullable(schema: &mut MetaSchema) {
+    for (name, property) in &mut schema.properties {
+        if schema.required.contains(name) {
+            continue;
+        }
+        match property {
+            MetaSchemaRef::Inline(inline) => {
+                if inline.default.is_none() {
+                    inline.nullable = true;
+                }
+            }
+            MetaSchemaRef::Reference(target) => {
+                let target = target.clone();
+                *property = MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    nullable: true,
+                    all_of: vec![MetaSchemaRef::Reference(target)],
+                    ..MetaSchema::ANY
+                }));
+            }
+        }
+    }
+}
+
+/// The named schemas a response body can contain, directly or nested.
+fn returned_schemas(registry: &Registry, apis: &[MetaApi]) -> BTreeSet<String> {
+    let mut pending = Vec::new();
+    for response in apis
+        .iter()
+        .flat_map(|a| &a.paths)
+        .flat_map(|p| &p.operations)
+        .flat_map(|o| &o.responses.responses)
+    {
+        for content in &response.content {
+            references(&content.schema, &mut pending);
+        }
+    }
+    let mut seen = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.contains(&name) {
+            if let Some(schema) = registry.schemas.get(&name) {
+                references_in(schema, &mut pending);
+            }
+            seen.insert(name);
+        }
+    }
+    seen
+}
+
+/// The schema names `schema` refers to.
+fn references(schema: &MetaSchemaRef, names: &mut Vec<String>) {
+    match schema {
+        MetaSchemaRef::Reference(name) => names.push(name.clone()),
+        MetaSchemaRef::Inline(inline) => references_in(inline, names),
+    }
+}
+
+fn references_in(schema: &MetaSchema, names: &mut Vec<String>) {
+    let nested = schema
+        .properties
+        .iter()
+        .map(|(_, p)| p)
+        .chain(schema.items.as_deref())
+        .chain(schema.additional_properties.as_deref())
+        .chain(&schema.all_of)
+        .chain(&schema.any_of)
+        .chain(&schema.one_of);
+    for inner in nested {
+        references(inner, names);
+    }
+}
