@@ -6,7 +6,7 @@ use crate::{
     config::Config,
     db, http, server,
     service::{
-        demo,
+        consistency, demo,
         organisations::{self, NewOrganisation},
     },
     telemetry,
@@ -91,6 +91,10 @@ enum AdminAction {
         #[arg(long, default_value = "OUTPOST_ADMIN_PASSWORD")]
         password_env: String,
     },
+    /// Check the database's consistency (tenancy, change feed, revisions,
+    /// mutation log): prints each check with its count of violations and
+    /// exits non-zero when any is violated. Read-only.
+    Check,
 }
 
 /// Runs the `outpost` command line: parses the arguments and does what they
@@ -117,6 +121,14 @@ pub async fn run() -> anyhow::Result<()> {
                 MigrateAction::Up => Migrator::up(&db, None).await?,
                 MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
                 MigrateAction::Status => Migrator::status(&db).await?,
+            }
+        }
+        Command::Admin { action: AdminAction::Check } => {
+            let db = db::connect(&config.effective_database_url(), 1).await?;
+            let report = consistency::run(&db).await?;
+            println!("{report}");
+            if !report.is_consistent() {
+                anyhow::bail!("the database is inconsistent");
             }
         }
         Command::Admin {

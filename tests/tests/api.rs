@@ -5,6 +5,9 @@ mod api {
     mod api_keys;
     mod audit;
     mod auth;
+    mod conformance;
+    mod consistency;
+    mod cursor_fuzz;
     mod errors;
     mod records;
     mod reference;

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod audit_query;
+pub mod consistency;
 pub mod demo;
 pub mod devices;
 pub mod login;

@@ -1,0 +1,310 @@
+//! `outpost admin check` (service::consistency): passes on a database the
+//! API wrote, and each check fails once the rule it guards is broken with
+//! raw SQL, so none can pass vacuously.
+
+use outpost_api::service::consistency;
+use outpost_tests::{TestApp, device::Device, device::contact_fields, spawn_app};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Runs `sql` with `?` placeholders on either backend.
+async fn exec(app: &TestApp, sql: &str, values: Vec<Value>) {
+    let backend = app.state.db.get_database_backend();
+    let sql = if backend == DbBackend::Postgres {
+        let mut out = String::new();
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        sql.to_owned()
+    };
+    app.state
+        .db
+        .execute_raw(Statement::from_sql_and_values(backend, &sql, values))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn org_id(app: &TestApp, slug: &str) -> Uuid {
+    let backend = app.state.db.get_database_backend();
+    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    let row = app
+        .state
+        .db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!("SELECT id FROM organisations WHERE slug = {placeholder}"),
+            [slug.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<Uuid>("", "id").unwrap()
+}
+
+async fn check(app: &TestApp) -> consistency::Report {
+    consistency::run(&app.state.db).await.unwrap()
+}
+
+/// Records of every synced kind, live and deleted, with revisions and a
+/// status step.
+async fn record_a_night(app: &TestApp) {
+    let mut phone = Device::sign_in(app, "worker1@demo.outpost.test").await;
+    let mut desk = Device::sign_in(app, "manager@demo.outpost.test").await;
+    let sites = app.get("/v1/sites", &phone.token).await;
+    let site = sites.ok()["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let person = phone.create("person", json!({ "alias": "Jay", "name_quality": "street_name" }));
+    let gone = phone.create("person", json!({ "alias": "Sky" }));
+    phone.create("contact", contact_fields(Some(&site), Some(person)));
+    let wrong = phone.create("contact", contact_fields(Some(&site), None));
+    let incident = json!({
+        "occurred_at": "2026-11-21T02:40:00Z",
+        "site_id": site,
+        "incident_type": "suspected_overdose",
+        "severity": "serious",
+        "people": [{ "person_id": person }, { "unknown_party": "friend" }],
+        "substances": ["Spice"],
+        "naloxone_doses": 1,
+        "outcome": "recovered_on_site"
+    });
+    phone.create("incident", incident.clone());
+    let mistaken = phone.create("incident", incident);
+    let referral = json!({
+        "person_id": person,
+        "service_type": "housing",
+        "reason": "Sleeping out, wants a hostel place.",
+        "consent_to_share": true,
+        "urgency": "soon",
+        "site_id": site
+    });
+    let sent = phone.create("referral", referral.clone());
+    // A step in the same batch as its referral moves the referral to
+    // version 2 in that batch.
+    phone.create(
+        "referral_step",
+        json!({ "referral_id": sent, "status": "sent", "occurred_at": "2026-11-21T03:10:00Z" }),
+    );
+    let withdrawn = phone.create("referral", referral);
+    for r in phone.push(app).await {
+        assert_eq!(r["status"], "applied", "{r}");
+    }
+    phone.pull(app).await;
+    desk.pull(app).await;
+
+    phone.update("person", person, json!({ "alias": "Jaybird" }));
+    phone.update("referral", sent, json!({ "urgency": "urgent" }));
+    phone.delete("contact", wrong);
+    phone.delete("incident", mistaken);
+    phone.delete("referral", withdrawn);
+    for r in phone.push(app).await {
+        assert_eq!(r["status"], "applied", "{r}");
+    }
+    desk.update("person", person, json!({ "alias": "J" }));
+    desk.delete("person", gone);
+    let results = desk.push(app).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| ["applied", "merged", "conflict"].contains(&r["status"].as_str().unwrap())),
+        "{results:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_database_written_through_the_api_is_consistent() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    record_a_night(&app).await;
+    let report = check(&app).await;
+    assert!(report.is_consistent(), "{report}");
+    assert!(report.to_string().contains("no stock ledger"), "{report}");
+}
+
+#[tokio::test]
+async fn every_check_fails_when_its_rule_is_broken() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    record_a_night(&app).await;
+    let before = check(&app).await;
+    assert!(before.is_consistent(), "{before}");
+
+    let other_admin = app.other_organisation("elsewhere").await;
+    let other = org_id(&app, "elsewhere").await;
+    let other_site = app
+        .post("/v1/sites", &other_admin, json!({ "name": "Elsewhere hub", "kind": "day_centre" }))
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .parse::<Uuid>()
+        .unwrap();
+    let stranger = Uuid::now_v7();
+    let o = || Value::from(other);
+    let s = || Value::from(stranger);
+
+    // (statement, values, the checks it must break)
+    let corruptions: Vec<(&str, Vec<Value>, &[&str])> = vec![
+        ("UPDATE kit_lines SET organisation_id = ?", vec![o()], &["tenancy.kit_lines.contact_id"]),
+        (
+            "UPDATE referral_steps SET organisation_id = ?",
+            vec![o()],
+            &[
+                "tenancy.referral_steps.referral_id",
+                "tenancy.referral_steps.recorded_by",
+                "feed.live_record_entry.referral_step",
+                "feed.entry_record.referral_step",
+            ],
+        ),
+        ("UPDATE contacts SET site_id = ?", vec![s()], &["tenancy.contacts.site_id"]),
+        ("UPDATE incidents SET site_id = ?", vec![s()], &["tenancy.incidents.site_id"]),
+        ("UPDATE referrals SET site_id = ?", vec![s()], &["tenancy.referrals.site_id"]),
+        (
+            "UPDATE referrals SET partner_service_id = ?",
+            vec![s()],
+            &["tenancy.referrals.partner_service_id"],
+        ),
+        ("UPDATE persons SET created_by = ?", vec![s()], &["tenancy.persons.created_by"]),
+        (
+            "UPDATE contacts SET recorded_by = ?, device_id = ?",
+            vec![s(), s()],
+            &["tenancy.contacts.recorded_by", "tenancy.contacts.device_id"],
+        ),
+        (
+            "UPDATE incidents SET recorded_by = ?, device_id = ?",
+            vec![s(), s()],
+            &["tenancy.incidents.recorded_by", "tenancy.incidents.device_id"],
+        ),
+        ("UPDATE referrals SET recorded_by = ?", vec![s()], &["tenancy.referrals.recorded_by"]),
+        (
+            "UPDATE user_sites SET site_id = ? WHERE (user_id, site_id) IN \
+             (SELECT user_id, site_id FROM user_sites LIMIT 1)",
+            vec![Value::from(other_site)],
+            &["tenancy.user_sites"],
+        ),
+        (
+            "UPDATE contacts SET worker_ids = ?",
+            vec![format!("[\"{stranger}\"]").into()],
+            &["tenancy.contacts.worker_ids"],
+        ),
+        (
+            "UPDATE incidents SET people = ?",
+            vec![format!("[{{\"person_id\": \"{stranger}\"}}]").into()],
+            &["tenancy.incidents.people"],
+        ),
+        (
+            "INSERT INTO sync_conflicts (id, organisation_id, entity, record_id, fields, \
+             base_version, server_version, mutation_id, status, version, created_at, updated_at) \
+             SELECT ?, id, 'person', ?, '{}', 1, 2, ?, 'open', 1, created_at, created_at \
+             FROM organisations WHERE slug = 'elsewhere'",
+            vec![Uuid::now_v7().into(), s(), Uuid::now_v7().into()],
+            &["tenancy.sync_conflicts"],
+        ),
+        (
+            "UPDATE record_revisions SET organisation_id = ? WHERE entity = 'referral'",
+            vec![o()],
+            &["tenancy.record_revisions.referral"],
+        ),
+        (
+            // Moving the people away breaks everything that points at them.
+            "UPDATE persons SET organisation_id = ?",
+            vec![o()],
+            &[
+                "tenancy.contacts.person_id",
+                "tenancy.referrals.person_id",
+                "tenancy.record_revisions.person",
+                "feed.live_record_entry.person",
+                "feed.tombstone_entry.person",
+                "feed.entry_record.person",
+            ],
+        ),
+        (
+            "UPDATE sync_counters SET horizon_seq = last_seq + 1",
+            vec![],
+            &["feed.horizon_within_counter"],
+        ),
+        (
+            "INSERT INTO sync_changes (organisation_id, seq, entity, record_id, op, version, \
+             visibility, site_id, owner_user_id, audience_user_id, changed_at) \
+             SELECT organisation_id, seq + 100000, entity, record_id, op, version, visibility, \
+             site_id, owner_user_id, audience_user_id, changed_at FROM sync_changes \
+             WHERE entity = 'contact'",
+            vec![],
+            &["feed.one_entry_per_record", "feed.seq_within_counter"],
+        ),
+        (
+            "UPDATE sync_changes SET op = 'evict' WHERE entity = 'kit_item' \
+             AND audience_user_id IS NULL",
+            vec![],
+            &["feed.ops"],
+        ),
+        (
+            "UPDATE sync_changes SET version = version + 7 \
+             WHERE entity IN ('contact', 'incident', 'referral')",
+            vec![],
+            &[
+                "feed.live_record_entry.contact",
+                "feed.live_record_entry.incident",
+                "feed.live_record_entry.referral",
+                "feed.tombstone_entry.contact",
+                "feed.tombstone_entry.incident",
+                "feed.tombstone_entry.referral",
+            ],
+        ),
+        (
+            "UPDATE sync_changes SET record_id = ? WHERE entity IN ('contact', 'incident', \
+             'referral')",
+            vec![s()],
+            &[
+                "feed.entry_record.contact",
+                "feed.entry_record.incident",
+                "feed.entry_record.referral",
+            ],
+        ),
+        (
+            "UPDATE record_revisions SET version = version + 100",
+            vec![],
+            &[
+                "revisions.first.person",
+                "revisions.first.referral",
+                "revisions.within_version.person",
+                "revisions.within_version.referral",
+                "revisions.field_versions.person",
+                "revisions.field_versions.referral",
+            ],
+        ),
+        ("UPDATE sync_mutations SET result = 'not json'", vec![], &["sync_mutations.result"]),
+    ];
+
+    let mut broken = std::collections::BTreeSet::new();
+    for (sql, values, checks) in corruptions {
+        let was = check(&app).await;
+        exec(&app, sql, values).await;
+        let now = check(&app).await;
+        for name in checks {
+            let (b, a) = (was.violations(name), now.violations(name));
+            assert!(a.is_some(), "no check called {name}");
+            assert!(a > b, "{sql} should break {name} ({b:?} -> {a:?})\n{now}");
+            broken.insert(name.to_string());
+        }
+    }
+    let report = check(&app).await;
+    assert!(!report.is_consistent());
+    // Every check was broken on purpose, except the one the primary key
+    // (organisation_id, seq) makes impossible to break.
+    let never: Vec<&str> = report
+        .checks
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| !broken.contains(*n) && *n != "feed.unique_seq")
+        .collect();
+    assert!(never.is_empty(), "checks no corruption broke: {never:?}");
+}
