@@ -68,10 +68,12 @@ pub struct ApiKeyList {
 #[derive(Object)]
 pub struct CreateApiKey {
     /// What it is for.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub name: String,
     /// What it may do (at least one scope).
     pub scopes: Vec<ApiKeyScope>,
     /// When it stops working, if ever.
+    #[oai(nullable)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

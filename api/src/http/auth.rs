@@ -28,8 +28,10 @@ pub struct LoginDevice {
     /// The device's own id: a UUID (v7) generated once on the device.
     pub id: Uuid,
     /// A name people recognise, e.g. "Outreach phone 3".
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub name: String,
     /// The platform, e.g. `android` or `ios`.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub platform: Option<String>,
 }
 
@@ -37,11 +39,13 @@ pub struct LoginDevice {
 #[derive(Object)]
 pub struct LoginRequest {
     /// The account's email.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub email: String,
     /// The account's password.
-    #[oai(write_only)]
+    #[oai(deserialize_with = "crate::http::strict::text", write_only)]
     pub password: String,
     /// The device signing in, if it is a phone or tablet.
+    #[oai(nullable)]
     pub device: Option<LoginDevice>,
 }
 

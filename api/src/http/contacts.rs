@@ -41,10 +41,12 @@ pub struct ContactPage {
 #[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct KitLineInput {
     /// The kit catalogue code.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub item: String,
     /// How many, 1 to 10000.
     pub quantity: i64,
     /// How many of them were taken for other people (default 0).
+    #[oai(nullable)]
     pub for_others: Option<i64>,
 }
 
@@ -53,8 +55,10 @@ pub struct KitLineInput {
 #[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct SubstanceInput {
     /// A substance code or a street name (mapped onto its code).
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub substance: String,
     /// How it is known (default `self_reported`).
+    #[oai(nullable)]
     pub known_by: Option<KnownBy>,
 }
 
@@ -68,28 +72,39 @@ pub struct CreateContact {
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
     /// Where.
+    #[oai(nullable)]
     pub site_id: Option<Uuid>,
     /// Roughly where, when not at a site.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub location_area: Option<String>,
     /// Who (absent for an anonymous contact).
+    #[oai(nullable)]
     pub person_id: Option<Uuid>,
     /// The staff present (the recorder is added).
+    #[oai(nullable)]
     pub worker_ids: Option<Vec<Uuid>>,
     /// What kind of contact.
     pub contact_type: ContactType,
     /// The living situation seen.
+    #[oai(nullable)]
     pub living_situation: Option<LivingSituation>,
     /// What was done.
+    #[oai(nullable)]
     pub interventions: Option<Vec<Intervention>>,
     /// Substances reported.
+    #[oai(nullable)]
     pub substances: Option<Vec<SubstanceInput>>,
     /// A note.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub note: Option<String>,
     /// Used equipment returned.
+    #[oai(nullable)]
     pub returns_count: Option<i64>,
     /// Whether `returns_count` is an estimate.
+    #[oai(nullable)]
     pub returns_estimated: Option<bool>,
     /// Kit handed out.
+    #[oai(nullable)]
     pub kit_lines: Option<Vec<KitLineInput>>,
 }
 
@@ -153,6 +168,7 @@ impl ContactsApi {
         /// The previous page's `next_after` (the last id it showed).
         after: Query<Option<Uuid>>,
         /// Page size, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<ContactPage>> {
         let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;

@@ -40,8 +40,10 @@ pub struct IncidentPage {
 #[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct InvolvedPartyInput {
     /// A known person.
+    #[oai(nullable)]
     pub person_id: Option<Uuid>,
     /// A description of someone unknown (never a name).
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub unknown_party: Option<String>,
 }
 
@@ -55,28 +57,38 @@ pub struct CreateIncident {
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
     /// Where.
+    #[oai(nullable)]
     pub site_id: Option<Uuid>,
     /// Roughly where, when not at a site.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub location_area: Option<String>,
     /// What happened.
     pub incident_type: IncidentType,
     /// How serious it was.
     pub severity: Severity,
     /// Who was involved.
+    #[oai(nullable)]
     pub people: Option<Vec<InvolvedPartyInput>>,
     /// Suspected substances (codes or street names).
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub substances: Option<Vec<String>>,
     /// Whether an ambulance was called.
+    #[oai(nullable)]
     pub ambulance_called: Option<bool>,
     /// Whether it arrived.
+    #[oai(nullable)]
     pub ambulance_arrived: Option<bool>,
     /// Naloxone doses given, 0 to 20.
+    #[oai(nullable)]
     pub naloxone_doses: Option<i64>,
     /// Whether rescue breaths were given.
+    #[oai(nullable)]
     pub rescue_breaths: Option<bool>,
     /// How it ended.
+    #[oai(nullable)]
     pub outcome: Option<IncidentOutcome>,
     /// A note.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub note: Option<String>,
 }
 
@@ -137,6 +149,7 @@ impl IncidentsApi {
         /// The previous page's `next_after` (the last id it showed).
         after: Query<Option<Uuid>>,
         /// Page size, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<IncidentPage>> {
         let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;

@@ -80,12 +80,15 @@ pub struct KitItemList {
 pub struct CreateKitItem {
     /// Its code: a-z, 0-9 and `_`, starting with a letter; at most 48
     /// characters; it cannot change later.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub code: String,
     /// Its name.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub name: String,
     /// The category reports count it under.
     pub category: KitCategory,
     /// How it is counted, e.g. `each` or `pack of 10`.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub unit: String,
     /// For a pre-made pack, the active ordinary items it expands into.
     #[oai(default)]
@@ -97,12 +100,16 @@ pub struct CreateKitItem {
 #[derive(Object)]
 pub struct UpdateKitItem {
     /// A new name.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub name: Option<String>,
     /// A new category.
+    #[oai(nullable)]
     pub category: Option<KitCategory>,
     /// A new unit.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub unit: Option<String>,
     /// The new, whole list of components (`[]` makes it an ordinary item).
+    #[oai(nullable)]
     pub components: Option<Vec<PackComponent>>,
 }
 

@@ -76,6 +76,39 @@ fn client_ip(req: &Request, trust_forwarded_for: bool) -> IpAddr {
     }
 }
 
+/// The methods the spec declares for the path template `path` matches, as
+/// an `Allow` header value (`None` for an unknown path).
+fn allowed_methods(path: &str) -> Option<String> {
+    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, String)>> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let spec: serde_json::Value = serde_json::from_str(&super::spec_json()).unwrap_or_default();
+        let Some(paths) = spec["paths"].as_object() else { return Vec::new() };
+        paths
+            .iter()
+            .map(|(template, operations)| {
+                let segments = template.split('/').map(str::to_owned).collect();
+                let mut methods: Vec<String> = operations
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_uppercase()).collect())
+                    .unwrap_or_default();
+                methods.sort();
+                (segments, methods.join(", "))
+            })
+            .collect()
+    });
+    let segments: Vec<&str> = path.split('/').collect();
+    routes
+        .iter()
+        .find(|(template, _)| {
+            template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}')))
+        })
+        .map(|(_, methods)| methods.clone())
+}
+
 fn too_large(max: usize) -> Response {
     problem_response(Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -130,6 +163,13 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
 
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED
+            && !response.headers().contains_key(poem::http::header::ALLOW)
+            && let Some(allow) = allowed_methods(&path).and_then(|a| HeaderValue::from_str(&a).ok())
+        {
+            // RFC 9110 §15.5.6: a 405 names the methods the resource has.
+            response.headers_mut().insert(poem::http::header::ALLOW, allow);
         }
         let status = response.status();
         let elapsed = started.elapsed();

@@ -18,6 +18,7 @@ pub mod records;
 pub mod referrals;
 pub mod security;
 pub mod sites;
+pub mod strict;
 pub mod substances;
 pub mod sync;
 pub mod system;

@@ -46,6 +46,7 @@ impl From<organisation::Model> for OrganisationView {
 #[derive(Object)]
 pub struct UpdateOrganisation {
     /// A new name.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub name: String,
 }
 

@@ -80,14 +80,18 @@ pub struct PartnerServiceList {
 #[derive(Object)]
 pub struct CreatePartnerService {
     /// Its name.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub name: String,
     /// What kind of service it is.
     pub service_type: ServiceType,
     /// How to refer: phone, secure email, form.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub contact_route: Option<String>,
     /// When it is open.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub opening_hours: Option<String>,
     /// The broad area it serves.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub area: Option<String>,
 }
 
@@ -96,17 +100,19 @@ pub struct CreatePartnerService {
 #[derive(Object)]
 pub struct UpdatePartnerService {
     /// A new name.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub name: Option<String>,
     /// A new type.
+    #[oai(nullable)]
     pub service_type: Option<ServiceType>,
     /// A new contact route.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub contact_route: MaybeUndefined<String>,
     /// New opening hours.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub opening_hours: MaybeUndefined<String>,
     /// A new area.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub area: MaybeUndefined<String>,
 }
 

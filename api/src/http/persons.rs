@@ -47,10 +47,13 @@ pub struct RiskFlagInput {
     /// What the risk is.
     pub kind: RiskKind,
     /// How urgent it is (default `medium`).
+    #[oai(nullable)]
     pub priority: Option<RiskPriority>,
     /// When it lapses, if it does.
+    #[oai(nullable)]
     pub expires_on: Option<NaiveDate>,
     /// A short note.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub note: Option<String>,
 }
 
@@ -62,26 +65,37 @@ pub struct CreatePerson {
     /// again answers the stored person (200) instead of creating another.
     pub id: Uuid,
     /// Street name or alias.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub alias: Option<String>,
     /// Initials.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub initials: Option<String>,
     /// How good the name is (default `not_collected`).
+    #[oai(nullable)]
     pub name_quality: Option<NameQuality>,
     /// Year of birth.
+    #[oai(nullable)]
     pub birth_year: Option<i64>,
     /// Date of birth.
+    #[oai(nullable)]
     pub birth_date: Option<NaiveDate>,
     /// How good the date of birth is (default `not_collected`).
+    #[oai(nullable)]
     pub dob_quality: Option<DobQuality>,
     /// Gender.
+    #[oai(nullable)]
     pub gender: Option<Gender>,
     /// A short description, to recognise them next time.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub description: Option<String>,
     /// Risk flags.
+    #[oai(nullable)]
     pub risk_flags: Option<Vec<RiskFlagInput>>,
     /// NHS number (ten digits, check digit verified).
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub nhs_number: Option<String>,
     /// CHAIN id.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub chain_id: Option<String>,
 }
 
@@ -90,13 +104,13 @@ pub struct CreatePerson {
 #[oai(deny_unknown_fields)]
 pub struct UpdatePerson {
     /// Street name or alias.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub alias: MaybeUndefined<String>,
     /// Initials.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub initials: MaybeUndefined<String>,
     /// How good the name is.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub name_quality: Option<NameQuality>,
     /// Year of birth.
     #[oai(nullable)]
@@ -105,22 +119,22 @@ pub struct UpdatePerson {
     #[oai(nullable)]
     pub birth_date: MaybeUndefined<NaiveDate>,
     /// How good the date of birth is.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub dob_quality: Option<DobQuality>,
     /// Gender.
     #[oai(nullable)]
     pub gender: MaybeUndefined<Gender>,
     /// A short description.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub description: MaybeUndefined<String>,
     /// Risk flags (the whole list).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub risk_flags: Option<Vec<RiskFlagInput>>,
     /// NHS number.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub nhs_number: MaybeUndefined<String>,
     /// CHAIN id.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub chain_id: MaybeUndefined<String>,
 }
 
@@ -177,6 +191,7 @@ impl PersonsApi {
         /// The previous page's `next_after` (the last id it showed).
         after: Query<Option<Uuid>>,
         /// Page size, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<PersonPage>> {
         let (caller, actor) =

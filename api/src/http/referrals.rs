@@ -47,20 +47,26 @@ pub struct CreateReferral {
     /// Who is referred.
     pub person_id: Uuid,
     /// When it was made (default: now).
+    #[oai(nullable)]
     pub occurred_at: Option<DateTime<Utc>>,
     /// The first status (default `draft`).
+    #[oai(nullable)]
     pub status: Option<ReferralStatus>,
     /// The partner service referred to.
+    #[oai(nullable)]
     pub partner_service_id: Option<Uuid>,
     /// The kind of service.
     pub service_type: ServiceType,
     /// Why.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub reason: String,
     /// How urgent (default `routine`).
+    #[oai(nullable)]
     pub urgency: Option<Urgency>,
     /// Whether the person consented to sharing their details.
     pub consent_to_share: bool,
     /// The site it was made from.
+    #[oai(nullable)]
     pub site_id: Option<Uuid>,
 }
 
@@ -73,16 +79,16 @@ pub struct UpdateReferral {
     #[oai(nullable)]
     pub partner_service_id: MaybeUndefined<Uuid>,
     /// The kind of service.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub service_type: Option<ServiceType>,
     /// Why.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable, skip_serializing_if_is_none)]
     pub reason: Option<String>,
     /// How urgent.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub urgency: Option<Urgency>,
     /// Whether the person consented to sharing their details.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub consent_to_share: Option<bool>,
     /// The site it was made from.
     #[oai(nullable)]
@@ -102,6 +108,7 @@ pub struct CreateReferralStep {
     /// When.
     pub occurred_at: DateTime<Utc>,
     /// A note (a reason for a decline, an outcome).
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub note: Option<String>,
 }
 
@@ -180,6 +187,7 @@ impl ReferralsApi {
         /// The previous page's `next_after` (the last id it showed).
         after: Query<Option<Uuid>>,
         /// Page size, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<ReferralPage>> {
         let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;

@@ -68,10 +68,12 @@ pub struct SiteList {
 #[derive(Object)]
 pub struct CreateSite {
     /// Its name.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub name: String,
     /// What kind of site it is.
     pub kind: SiteKind,
     /// The broad area it covers.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub area: Option<String>,
 }
 
@@ -79,11 +81,13 @@ pub struct CreateSite {
 #[derive(Object)]
 pub struct UpdateSite {
     /// A new name.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub name: Option<String>,
     /// A new kind.
+    #[oai(nullable)]
     pub kind: Option<SiteKind>,
     /// A new area; `null` clears it.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub area: MaybeUndefined<String>,
 }
 

@@ -77,14 +77,16 @@ pub struct SubstanceList {
 pub struct CreateSubstance {
     /// Its code: a-z, 0-9 and `_`, starting with a letter; at most 48
     /// characters; it cannot change later.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub code: String,
     /// Its name.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub name: String,
     /// Its pharmacological group.
     pub category: SubstanceCategory,
     /// Street names (each at most 60 characters, not used by another
     /// substance, ignoring case).
-    #[oai(default)]
+    #[oai(deserialize_with = "crate::http::strict::text", default)]
     pub aliases: Vec<String>,
 }
 
@@ -93,10 +95,13 @@ pub struct CreateSubstance {
 #[derive(Object)]
 pub struct UpdateSubstance {
     /// A new name.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub name: Option<String>,
     /// A new group.
+    #[oai(nullable)]
     pub category: Option<SubstanceCategory>,
     /// The new, whole list of street names.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub aliases: Option<Vec<String>>,
 }
 

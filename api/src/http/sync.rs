@@ -48,12 +48,15 @@ pub struct MutationIn {
     /// What to do.
     pub op: MutationOp,
     /// For updates: the server version the device's copy was at.
+    #[oai(nullable)]
     pub base_version: Option<i64>,
     /// The fields set (create) or changed (update), as in the record type's
     /// view (`PersonView`, `ContactView` with `kit_lines`, ...).
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub fields: Option<HashMap<String, Value>>,
     /// When it happened on the device; used as the record's `occurred_at`
     /// when `fields` does not carry one. Data, never ordering.
+    #[oai(nullable)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
@@ -124,6 +127,7 @@ pub struct ResolveConflict {
     /// Keep the server's values, take the device's, or write `values`.
     pub resolution: Resolution,
     /// For `merged`: the value of each conflicting field.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub values: Option<HashMap<String, Value>>,
 }
 
@@ -173,6 +177,7 @@ impl SyncApi {
         /// The cursor of the previous pull.
         cursor: Query<Option<String>>,
         /// Changes per page, 1 to 1000 (default 500).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<PullResponse>> {
         let caller = security::caller(&state, &auth).await?;
@@ -238,6 +243,7 @@ impl SyncApi {
         /// Only conflicts older than this id (the previous page's `next_before`).
         before: Query<Option<Uuid>>,
         /// Page size, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<ConflictPage>> {
         let actor = actor(&state, &auth, Permission::ReadRecords).await?;

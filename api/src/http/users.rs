@@ -68,13 +68,15 @@ pub struct UserList {
 #[derive(Object)]
 pub struct CreateUser {
     /// Login email (unique).
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub email: String,
     /// Display name.
+    #[oai(deserialize_with = "crate::http::strict::text")]
     pub display_name: String,
     /// Role; managers may create workers and viewers only.
     pub role: Role,
     /// Initial password (at least 10 characters).
-    #[oai(write_only)]
+    #[oai(deserialize_with = "crate::http::strict::text", write_only)]
     pub password: String,
     /// Sites they work at.
     #[oai(default)]
@@ -85,13 +87,16 @@ pub struct CreateUser {
 #[derive(Object)]
 pub struct UpdateUser {
     /// A new display name.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub display_name: Option<String>,
     /// A new role (admins; managers between worker and viewer).
+    #[oai(nullable)]
     pub role: Option<Role>,
     /// A new password; set by someone else, it ends the user's sessions.
-    #[oai(write_only)]
+    #[oai(deserialize_with = "crate::http::strict::text", nullable, write_only)]
     pub password: Option<String>,
     /// The full new set of sites.
+    #[oai(nullable)]
     pub site_ids: Option<Vec<Uuid>>,
 }
 
