@@ -6,7 +6,8 @@
 # (clients/*/scenario.*) against `outpost serve --demo` on a free port with
 # its own SQLite directory. Needs cargo, node + npm, python3, curl; fetches
 # the pinned packages from npm and PyPI. Every step is bounded in time; any
-# failure exits non-zero.
+# failure exits non-zero. (The steps run under `set -e`; no step is the left
+# side of `||`, which would switch that off inside it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,19 +20,24 @@ log() { printf '\n==> %s\n' "$*"; }
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
+  local status=$?
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
+  if [ "$status" -ne 0 ]; then
+    echo "clients: FAILED (exit $status)" >&2
+    if [ -s "$work/server.log" ]; then
+      echo "--- server log (last 40 lines) ---" >&2
+      tail -n 40 "$work/server.log" >&2
+    fi
+  fi
   rm -rf "$work"
+  exit "$status"
 }
 trap cleanup EXIT
 fail() {
   echo "clients: $*" >&2
-  if [ -f "$work/server.log" ]; then
-    echo "--- server log (last 40 lines) ---" >&2
-    tail -n 40 "$work/server.log" >&2
-  fi
   exit 1
 }
 
@@ -74,7 +80,7 @@ log "TypeScript: generate (openapi-typescript), type check (tsc --noEmit, strict
   timeout 300 npx --no-install tsc --noEmit -p .
   timeout 300 npx --no-install tsc -p .
   OUTPOST_URL="$url" timeout 120 node generated/dist/scenario.js
-) || fail "the TypeScript client failed"
+)
 
 log "Python: generate (openapi-python-client), install, type check (mypy --strict), run"
 (
@@ -87,6 +93,6 @@ log "Python: generate (openapi-python-client), install, type check (mypy --stric
     --no-build-isolation --force-reinstall ./generated/outpost-client
   timeout 300 mypy --strict scenario.py
   OUTPOST_URL="$url" timeout 120 python scenario.py
-) || fail "the Python client failed"
+)
 
 log "clients: both generated clients type check and pass their scenario"
