@@ -28,10 +28,10 @@ from outpost_client.models import (
     ConflictStatus,
     ContactView,
     EntityKind,
+    FieldValues,
     LoginDevice,
     LoginRequest,
     MutationIn,
-    MutationInFields,
     MutationOp,
     MutationResult,
     MutationStatus,
@@ -40,7 +40,6 @@ from outpost_client.models import (
     PushRequest,
     Resolution,
     ResolveConflict,
-    ResolveConflictValues,
 )
 from outpost_client.types import UNSET, Unset
 
@@ -117,8 +116,8 @@ class Phone:
                 return
 
 
-def contact_fields(site_id: uuid.UUID, person_id: uuid.UUID) -> MutationInFields:
-    return MutationInFields.from_dict(
+def contact_fields(site_id: uuid.UUID, person_id: uuid.UUID) -> FieldValues:
+    return FieldValues.from_dict(
         {
             "occurred_at": datetime.now(timezone.utc).isoformat(),
             "site_id": str(site_id),
@@ -136,7 +135,7 @@ def contact_fields(site_id: uuid.UUID, person_id: uuid.UUID) -> MutationInFields
     )
 
 
-def create(entity: EntityKind, record_id: uuid.UUID, fields: MutationInFields) -> MutationIn:
+def create(entity: EntityKind, record_id: uuid.UUID, fields: FieldValues) -> MutationIn:
     return MutationIn(mutation_id=uuid7(), entity=entity, id=record_id, op=MutationOp.CREATE, fields=fields)
 
 
@@ -147,7 +146,7 @@ def edit_alias(person_id: uuid.UUID, base_version: int, alias: str) -> MutationI
         id=person_id,
         op=MutationOp.UPDATE,
         base_version=base_version,
-        fields=MutationInFields.from_dict({"alias": alias}),
+        fields=FieldValues.from_dict({"alias": alias}),
     )
 
 
@@ -164,7 +163,7 @@ def main() -> None:
     person_id, contact_id = uuid7(), uuid7()
     results = phone.push(
         [
-            create(EntityKind.PERSON, person_id, MutationInFields.from_dict({"alias": "Jay", "name_quality": "street_name"})),
+            create(EntityKind.PERSON, person_id, FieldValues.from_dict({"alias": "Jay", "name_quality": "street_name"})),
             create(EntityKind.CONTACT, contact_id, contact_fields(site_id, person_id)),
         ]
     )
@@ -209,7 +208,7 @@ def main() -> None:
         client=phone.client,
         body=ResolveConflict(
             resolution=Resolution.MERGED,
-            values=ResolveConflictValues.from_dict({"alias": "Jay (J-Bird)"}),
+            values=FieldValues.from_dict({"alias": "Jay (J-Bird)"}),
         ),
     )
     assert resolved is not None and not isinstance(resolved, Problem), f"resolve: {resolved}"

@@ -19,6 +19,11 @@
 //!    every schema a response can reach are marked `nullable`.
 //! 3. `chrono::NaiveDate` is written with the format `naive-date`, which no
 //!    generator knows; the standard format for `YYYY-MM-DD` is `date`.
+//! 4. A free-form map of values by field name (`HashMap<String, Value>`:
+//!    a mutation's `fields`, a resolution's `values`) is an unnamed inline
+//!    object, so each generator invents a name per use (openapi-python-client:
+//!    `MutationInFieldsType0` once the field is nullable). It becomes one
+//!    named schema, [`FIELD_VALUES`], referred to from each use.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -60,17 +65,57 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
     fn register(registry: &mut Registry) {
         T::register(registry);
         let returned = returned_schemas(registry, &T::meta());
+        let mut named_field_values = false;
         for (name, schema) in &mut registry.schemas {
+            for (_, property) in &mut schema.properties {
+                named_field_values |= name_field_values(property);
+            }
             tidy_schema(schema);
             if returned.contains(name) {
                 mark_options_nullable(schema);
             }
+        }
+        if named_field_values {
+            registry.schemas.insert(FIELD_VALUES.to_owned(), field_values());
         }
     }
 
     fn add_routes(self, route_table: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {
         self.0.add_routes(route_table);
     }
+}
+
+/// The name of the schema of a free-form map of values by field name.
+pub const FIELD_VALUES: &str = "FieldValues";
+
+/// `{type: object, additionalProperties: {}}`: any values, by field name.
+fn field_values() -> MetaSchema {
+    MetaSchema {
+        ty: "object",
+        description: Some("Values by field name, as in the record type's view."),
+        additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
+        ..MetaSchema::ANY
+    }
+}
+
+/// Rule 4: an inline free-form object becomes a reference to
+/// [`FIELD_VALUES`], keeping its annotations (description, nullable). Says
+/// whether it named one.
+fn name_field_values(property: &mut MetaSchemaRef) -> bool {
+    let MetaSchemaRef::Inline(inline) = property else {
+        return false;
+    };
+    let free_form = inline.ty == "object"
+        && inline.properties.is_empty()
+        && inline.additional_properties.as_deref()
+            == Some(&MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)));
+    if !free_form {
+        return false;
+    }
+    inline.ty = "";
+    inline.additional_properties = None;
+    inline.all_of = vec![MetaSchemaRef::Reference(FIELD_VALUES.to_owned())];
+    true
 }
 
 /// Rules 1 and 3 on a schema and everything inline in it.
