@@ -564,6 +564,11 @@ async fn the_night_round() {
         }
     }
     assert_eq!((attempts, lost), (6, 3), "every batch lost its first answer");
+    eprintln!(
+        "fault figures: flaky link during a night round: {} mutations in {attempts} attempts, \
+         {lost} answers lost and the batches resent; the stored counts below are exact",
+        answered.len()
+    );
     phone.outbox.clear();
 
     // Every mutation answered once its batch got through, as a duplicate of
