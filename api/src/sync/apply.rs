@@ -34,12 +34,13 @@ use crate::{
 /// Outcome of one mutation: a result, or a refusal.
 pub type Applied = Result<MutationResult, Rejection>;
 
-/// Applies `m`. `created` holds the ids created earlier in this batch.
+/// Applies `m`. `created` holds the records (kind and id) created earlier in
+/// this batch.
 pub async fn apply<C: ConnectionTrait>(
     db: &C,
     ctx: &mut BatchContext,
     w: &mut BatchWriter,
-    created: &mut HashSet<Uuid>,
+    created: &mut HashSet<(EntityKind, Uuid)>,
     m: &Mutation,
 ) -> Result<Applied, DbErr> {
     if matches!(ctx.actor.role, Some(Role::Viewer)) {
@@ -62,13 +63,13 @@ pub async fn apply<C: ConnectionTrait>(
             Some("entity"),
             "this record type is changed through its REST endpoints, not by sync",
         ))),
-        (_, MutationOp::Create) if created.contains(&m.id) => {
+        (_, MutationOp::Create) if created.contains(&(m.entity, m.id)) => {
             Ok(Ok(MutationResult::new(m, MutationStatus::Duplicate, Some(1))))
         }
         (_, MutationOp::Create) => {
             let applied = create(db, ctx, w, m).await?;
             if applied.is_ok() {
-                created.insert(m.id);
+                created.insert((m.entity, m.id));
             }
             Ok(applied)
         }

@@ -12,6 +12,8 @@
 //! changes again its old entry is removed, so a device that catches up after
 //! a day reads each record once, at its newest version.
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use outpost_entity::{sync_change, sync_counter};
 use sea_orm::{
@@ -146,18 +148,23 @@ pub async fn append<C: ConnectionTrait>(
     // record's latest change. Per-user entries (evictions) stay, and a
     // version-1 entry is a record's first change, with nothing to replace:
     // skipping those keeps a batch of creates free of a pointless DELETE.
-    let replaced: Vec<Uuid> = entries
-        .iter()
-        .filter(|e| e.audience_user_id.is_none() && e.version > 1)
-        .map(|e| e.record_id)
-        .collect();
-    for chunk in replaced.chunks(500) {
-        sync_change::Entity::delete_many()
-            .filter(sync_change::Column::OrganisationId.eq(organisation_id))
-            .filter(sync_change::Column::RecordId.is_in(chunk.iter().copied()))
-            .filter(sync_change::Column::AudienceUserId.is_null())
-            .exec(db)
-            .await?;
+    // Keyed by kind as well as id: a device may (wrongly) reuse one id for
+    // two kinds of record, and one record's change must never remove
+    // another's entry.
+    let mut replaced: BTreeMap<&'static str, Vec<Uuid>> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.audience_user_id.is_none() && e.version > 1) {
+        replaced.entry(e.entity.as_str()).or_default().push(e.record_id);
+    }
+    for (entity, ids) in replaced {
+        for chunk in ids.chunks(500) {
+            sync_change::Entity::delete_many()
+                .filter(sync_change::Column::OrganisationId.eq(organisation_id))
+                .filter(sync_change::Column::Entity.eq(entity))
+                .filter(sync_change::Column::RecordId.is_in(chunk.iter().copied()))
+                .filter(sync_change::Column::AudienceUserId.is_null())
+                .exec(db)
+                .await?;
+        }
     }
 
     let last = reserve(db, organisation_id, entries.len() as i64).await?;

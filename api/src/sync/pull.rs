@@ -110,8 +110,11 @@ pub async fn pull(
         .into_iter()
         .map(|row| {
             let entity = parse_stored(&row.entity).map_err(ServiceError::Internal)?;
-            let record =
-                if row.op == "upsert" { records.get(&row.record_id).cloned() } else { None };
+            let record = if row.op == "upsert" {
+                records.get(&(entity, row.record_id)).cloned()
+            } else {
+                None
+            };
             // A record gone from its table since (never expected) goes down
             // as a delete rather than an upsert without a body.
             let op = if row.op == "upsert" && record.is_none() { "delete".into() } else { row.op };

@@ -197,7 +197,7 @@ async fn run_batch(
     let mut created = HashSet::new();
     let mut results = Vec::with_capacity(pending.len());
     for m in pending {
-        let result = match (m.op, existing.get(&m.id)) {
+        let result = match (m.op, existing.get(&(m.entity, m.id))) {
             (MutationOp::Create, Some((org, version))) if *org == actor.organisation_id => {
                 // The record is there already (the device lost the answer
                 // and made a new mutation id): nothing to write.
@@ -227,11 +227,13 @@ async fn run_batch(
 }
 
 /// The records the batch's creates name that exist already, in any
-/// organisation: id to (organisation, version).
+/// organisation: (kind, id) to (organisation, version). By kind as well as
+/// id: a person with the id of a new contact does not make the contact a
+/// duplicate.
 async fn existing_records<C: ConnectionTrait>(
     db: &C,
     pending: &[&Mutation],
-) -> Result<HashMap<Uuid, (Uuid, i64)>, DbErr> {
+) -> Result<HashMap<(EntityKind, Uuid), (Uuid, i64)>, DbErr> {
     let mut by_kind: HashMap<EntityKind, Vec<Uuid>> = HashMap::new();
     for m in pending.iter().filter(|m| m.op == MutationOp::Create) {
         by_kind.entry(m.entity).or_default().push(m.id);
@@ -268,7 +270,7 @@ async fn existing_records<C: ConnectionTrait>(
                     .collect(),
                 _ => Vec::new(),
             };
-            found.extend(rows.into_iter().map(|(id, org, v)| (id, (org, v))));
+            found.extend(rows.into_iter().map(|(id, org, v)| ((kind, id), (org, v))));
         }
     }
     Ok(found)

@@ -23,12 +23,13 @@ use crate::{
     },
 };
 
-/// The records of the upserts among `rows`, by id.
+/// The records of the upserts among `rows`, by kind and id (a device may
+/// have reused one id for two kinds of record).
 pub async fn records<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     rows: &[sync_change::Model],
-) -> Result<HashMap<Uuid, Value>, DbErr> {
+) -> Result<HashMap<(EntityKind, Uuid), Value>, DbErr> {
     let mut ids: HashMap<EntityKind, Vec<Uuid>> = HashMap::new();
     for row in rows.iter().filter(|r| r.op == "upsert") {
         if let Ok(kind) = parse_stored::<EntityKind>(&row.entity) {
@@ -37,7 +38,9 @@ pub async fn records<C: ConnectionTrait>(
     }
     let mut out = HashMap::new();
     for (kind, ids) in ids {
-        out.extend(of_kind(db, actor, kind, &ids).await?);
+        out.extend(
+            of_kind(db, actor, kind, &ids).await?.into_iter().map(|(id, v)| ((kind, id), v)),
+        );
     }
     Ok(out)
 }

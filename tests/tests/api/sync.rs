@@ -297,3 +297,41 @@ async fn ids_of_another_organisation_are_rejected_without_leaking() {
     phone.pull(&app).await;
     assert_eq!(phone.record("person", person).unwrap()["alias"], "Mo");
 }
+
+// Found by the fuzzer: a device that reuses one id for two kinds of record
+// (a client bug, or a hostile one) must not make either vanish from other
+// devices' feeds or arrive with the other's body. Mechanism: feed entries
+// are replaced by kind and id, and pulled records are looked up by kind and
+// id. Without it the contact's delete removed the person's feed entry, and
+// a page holding both sent one body for both.
+#[tokio::test]
+async fn one_id_reused_for_two_kinds_of_record_keeps_both_apart_in_the_feed() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let mut phone = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+    let id = Uuid::now_v7();
+    phone.outbox = vec![
+        mutation("person", id, "create", None, json!({ "alias": "Sam" })),
+        mutation("contact", id, "create", None, contact_fields(None, None)),
+    ];
+    for result in phone.push(&app).await {
+        assert_eq!(result["status"], "applied", "{result}");
+    }
+    let mut before = Device::sign_in(&app, "manager@demo.outpost.test").await;
+    before.pull(&app).await;
+    assert_eq!(before.record("person", id).expect("the person")["alias"], "Sam");
+    let contact = before.record("contact", id).expect("the contact");
+    assert_eq!(contact["kit_lines"].as_array().map(Vec::len), Some(2), "{contact}");
+
+    phone.delete("contact", id);
+    assert_eq!(phone.push(&app).await[0]["status"], "applied");
+    let mut after = Device::sign_in(&app, "manager@demo.outpost.test").await;
+    after.pull(&app).await;
+    assert_eq!(
+        after.record("person", id).expect("the person is still in the feed")["alias"],
+        "Sam"
+    );
+    assert!(after.record("contact", id).is_none(), "the contact is deleted");
+    before.pull(&app).await;
+    assert!(before.record("contact", id).is_none() && before.record("person", id).is_some());
+}
