@@ -11,7 +11,7 @@
 # Needs python3 (with venv and pip), psql, Postgres at 127.0.0.1:5432
 # (trust auth, user postgres) and Redis at 127.0.0.1:6379. Tunables:
 # FUZZ_SEED, FUZZ_MAX_EXAMPLES, FUZZ_TIMEOUT (seconds for Schemathesis),
-# FUZZ_WORKERS, FUZZ_VENV.
+# FUZZ_WORKERS, FUZZ_VENV; FUZZ_KEEP_DB=1 keeps the database for a look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +39,9 @@ cleanup() {
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
-  if [ "$db_created" = 1 ]; then
+  if [ "$db_created" = 1 ] && [ "${FUZZ_KEEP_DB:-0}" = 1 ]; then
+    echo "fuzz: kept database ${db} (FUZZ_KEEP_DB=1)" >&2
+  elif [ "$db_created" = 1 ]; then
     psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS ${db} WITH (FORCE)" >/dev/null 2>&1 ||
       echo "fuzz: could not drop database ${db}" >&2
   fi
@@ -115,6 +117,20 @@ curl -sf "$base/v1/auth/login" -H 'content-type: application/json' \
   -d '{"email":"admin@demo.outpost.test","password":"outpost-demo"}' >/dev/null ||
   { echo "fuzz: the demo admin cannot log in" >&2; exit 1; }
 
+# Every conformance check runs (no 5xx; status codes, content types,
+# response schemas and headers as the spec says; negative data refused).
+# Two heuristics are left out, because the API is right where they object:
+# - positive_data_acceptance expects every schema-valid request to succeed,
+#   but the rules it trips on cannot be written in JSON Schema: ids must name
+#   records of your own organisation (422 unknown_reference), cursors and
+#   ETags must be ones the server issued (400 invalid_cursor /
+#   invalid_if_match), names must not be blank and birth years must lie
+#   between 1900 and this year (422 validation_failed naming the field).
+# - use_after_free expects 404 after DELETE, but DELETE on a site, a user or
+#   an API key archives, deactivates or revokes it, and GET keeps showing it
+#   with archived_at / deactivated_at / revoked_at set, because records and
+#   the audit trail still point at it. Deleted contacts and incidents do
+#   answer 404 (tests/tests/api/records.rs).
 log "schemathesis: seed ${SEED}, at most ${MAX_EXAMPLES} examples per operation, ${TIMEOUT}s"
 st_status=0
 root=$PWD
@@ -125,6 +141,7 @@ root=$PWD
   "$root/$VENV/bin/schemathesis" run "$root/openapi/openapi.json" \
   --url "$base" \
   --checks all \
+  --exclude-checks positive_data_acceptance,use_after_free \
   --phases examples,coverage,fuzzing,stateful \
   --seed "$SEED" \
   --max-examples "$MAX_EXAMPLES" \
