@@ -167,14 +167,11 @@ async fn a_server_killed_mid_push_loses_and_duplicates_nothing() {
     let committed_unanswered: usize = phones.iter().map(|p| p.committed_unanswered).sum();
     let tally = Tally { stored: stored_contacts(&config).await, sent };
     eprintln!(
-        "fault figures: server killed mid-push {} times: {} mutations sent, {resent} of them \
-         unacknowledged and resent to a new process ({committed_unanswered} had committed before \
-         the kill and were answered duplicate), {} stored, duplicates {}, losses {}",
+        "fault figures: server killed mid-push {} times: {resent} mutations unacknowledged and \
+         resent to a new process ({committed_unanswered} had committed before the kill and were \
+         answered duplicate); {}",
         kill_delays_ms.len(),
-        tally.sent.len(),
-        tally.stored.len(),
-        tally.duplicates(),
-        tally.losses()
+        tally.summary()
     );
     assert!(resent > 0, "every kill landed between pushes: nothing was tested");
     tally.assert_exact();
@@ -276,13 +273,10 @@ async fn postgres_restarting_under_load_answers_retryable_errors_and_loses_nothi
     let tally = Tally { stored: stored_contacts(&config).await, sent };
     let retries = unavailable.load(Ordering::SeqCst);
     eprintln!(
-        "fault figures: postgres restarted under load: {} mutations sent, {retries} answers 503 \
-         with Retry-After and retried, {} stored, pulled {} (each once), duplicates {}, losses {}",
-        tally.sent.len(),
-        tally.stored.len(),
+        "fault figures: postgres restarted under load: {retries} answers 503 with Retry-After \
+         and retried, pulled {} (each once); {}",
         received.len(),
-        tally.duplicates(),
-        tally.losses()
+        tally.summary()
     );
     assert!(retries > 0, "no request met the restart: nothing was tested");
     tally.assert_exact();
@@ -372,12 +366,9 @@ async fn redis_stopping_under_load_fails_no_request_and_keeps_sessions() {
     let tally = Tally { stored: stored_contacts(&config).await, sent };
     eprintln!(
         "fault figures: redis stopped and restarted under load: {} requests ({outage_requests} \
-         while Redis was down), 0 failed; {} mutations sent, {} stored, duplicates {}, losses {}",
+         while Redis was down), 0 failed; {}",
         requests.load(Ordering::SeqCst),
-        tally.sent.len(),
-        tally.stored.len(),
-        tally.duplicates(),
-        tally.losses()
+        tally.summary()
     );
     assert!(outage_requests > 0, "no request ran while Redis was down: nothing was tested");
     tally.assert_exact();

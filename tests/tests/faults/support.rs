@@ -131,6 +131,17 @@ impl Tally {
         extra_contacts + extra_lines
     }
 
+    /// "N mutations sent, M stored, duplicates D, losses L", for the figures.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} mutations sent, {} stored, duplicates {}, losses {}",
+            self.sent.len(),
+            self.stored.len(),
+            self.duplicates(),
+            self.losses()
+        )
+    }
+
     /// Asserts nothing was lost or duplicated and every contact has exactly
     /// its kit lines.
     #[track_caller]
