@@ -383,7 +383,9 @@ impl RedisCache {
 
     fn owe(&self, keys: Vec<String>) {
         let mut owed = self.owed();
-        owed.extend(keys);
+        // A deletion retried during the outage must not pile up copies.
+        let fresh: Vec<String> = keys.into_iter().filter(|k| !owed.contains(k)).collect();
+        owed.extend(fresh);
         let excess = owed.len().saturating_sub(MAX_OWED_DELETIONS);
         owed.drain(..excess);
     }

@@ -184,7 +184,10 @@ async fn live_keys(state: &AppState, filter: Condition) -> Result<Vec<String>, D
 /// Deletes cached sessions. If Redis is unreachable the deletion is retried
 /// in the background: while Redis is down every instance reads the database
 /// (which already says revoked), and the retry removes any entry a Redis
-/// that comes back with its data would otherwise still serve.
+/// that comes back with its data would otherwise still serve to another
+/// instance. (This instance settles its owed deletions before its own next
+/// Redis command; see `cache`.) Retries come every half second for the
+/// first five minutes, so that window stays short, then back off.
 async fn evict(state: &AppState, keys: Vec<String>) {
     if keys.is_empty() || state.cache.delete(&keys).await.is_ok() {
         return;
@@ -192,12 +195,14 @@ async fn evict(state: &AppState, keys: Vec<String>) {
     let cache: Cache = state.cache.clone();
     tokio::spawn(async move {
         let mut delay = Duration::from_millis(500);
-        for _ in 0..20 {
+        for attempt in 0..700 {
             tokio::time::sleep(delay).await;
             if cache.delete(&keys).await.is_ok() {
                 return;
             }
-            delay = (delay * 2).min(Duration::from_secs(30));
+            if attempt >= 600 {
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
         }
         tracing::error!(count = keys.len(), "could not evict revoked sessions from redis");
     });
