@@ -12,7 +12,7 @@
 //! changes again its old entry is removed, so a device that catches up after
 //! a day reads each record once, at its newest version.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
 use outpost_entity::{sync_change, sync_counter};
@@ -144,6 +144,7 @@ pub async fn append<C: ConnectionTrait>(
     if entries.is_empty() {
         return Ok(());
     }
+    let entries = latest_per_record(entries);
     // Older org-wide entries of the same records go: the feed keeps each
     // record's latest change. Per-user entries (evictions) stay, and a
     // version-1 entry is a record's first change, with nothing to replace:
@@ -191,6 +192,27 @@ pub async fn append<C: ConnectionTrait>(
         sync_change::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
     }
     Ok(())
+}
+
+/// Keeps only the last org-wide entry of each record (kind and id) in a
+/// batch: a record created and changed, or created and deleted, in one push
+/// is one change in the feed, so a device receives it once. Per-user entries
+/// all stay.
+fn latest_per_record(entries: Vec<FeedEntry>) -> Vec<FeedEntry> {
+    let mut last: HashMap<(&'static str, Uuid), usize> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.audience_user_id.is_none() {
+            last.insert((e.entity.as_str(), e.record_id), i);
+        }
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .filter(|(i, e)| {
+            e.audience_user_id.is_some() || last.get(&(e.entity.as_str(), e.record_id)) == Some(i)
+        })
+        .map(|(_, e)| e)
+        .collect()
 }
 
 /// Reserves `count` change numbers for the organisation and returns the last

@@ -335,3 +335,43 @@ async fn one_id_reused_for_two_kinds_of_record_keeps_both_apart_in_the_feed() {
     before.pull(&app).await;
     assert!(before.record("contact", id).is_none() && before.record("person", id).is_some());
 }
+
+// Found in review: a record created and changed (or created and deleted) in
+// the same push left two entries in the feed, so other devices received it
+// twice. Mechanism: the feed keeps the last entry of each record in a batch.
+#[tokio::test]
+async fn a_record_created_and_changed_in_one_push_is_received_once() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let mut phone = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+    let kept = Uuid::now_v7();
+    let dropped = Uuid::now_v7();
+    phone.outbox = vec![
+        mutation("person", kept, "create", None, json!({ "alias": "Mo" })),
+        mutation("person", kept, "update", Some(1), json!({ "alias": "Mo B" })),
+        mutation("contact", dropped, "create", None, contact_fields(None, None)),
+        mutation("contact", dropped, "delete", None, json!({})),
+    ];
+    for result in phone.push(&app).await {
+        assert_eq!(result["status"], "applied", "{result}");
+    }
+    let mut other = Device::sign_in(&app, "manager@demo.outpost.test").await;
+    other.pull(&app).await;
+    let of = |id: Uuid| -> Vec<(String, i64)> {
+        let id = id.to_string();
+        other
+            .received
+            .iter()
+            .filter(|(_, i, ..)| *i == id)
+            .map(|(_, _, op, v)| (op.clone(), *v))
+            .collect()
+    };
+    assert_eq!(of(kept), vec![("upsert".to_owned(), 2)], "the person once, at its last version");
+    assert_eq!(of(dropped), vec![("delete".to_owned(), 2)], "the contact once, as its delete");
+    assert_eq!(other.record("person", kept).expect("the person")["alias"], "Mo B");
+    let report = outpost_tests::outpost_api::service::consistency::run(&app.state.db)
+        .await
+        .expect("the check runs");
+    let broken: Vec<_> = report.checks.iter().filter(|c| c.violations > 0).collect();
+    assert!(broken.is_empty(), "{broken:?}");
+}
