@@ -12,9 +12,15 @@ use crate::Answer;
 pub enum Outcome {
     /// The server answered (any status).
     Answered(Answer),
-    /// No answer: refused, reset or cut off mid-way. The request may or may
-    /// not have been carried out.
-    Dropped(String),
+    /// No whole answer: refused, reset, or cut off mid-way (headers without
+    /// the body count as no answer). The request may or may not have been
+    /// carried out.
+    Dropped {
+        /// What the client saw.
+        reason: String,
+        /// The connection was refused: the request never left the phone.
+        refused: bool,
+    },
 }
 
 impl Outcome {
@@ -22,7 +28,7 @@ impl Outcome {
     pub fn answer(&self) -> Option<&Answer> {
         match self {
             Outcome::Answered(answer) => Some(answer),
-            Outcome::Dropped(_) => None,
+            Outcome::Dropped { .. } => None,
         }
     }
 }
@@ -60,9 +66,19 @@ impl Remote {
         if let Some(body) = body {
             request = request.json(body);
         }
-        match request.send().await {
-            Ok(response) => Outcome::Answered(crate::read(response).await),
-            Err(err) => Outcome::Dropped(err.to_string()),
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => {
+                return Outcome::Dropped { reason: err.to_string(), refused: err.is_connect() };
+            }
+        };
+        let (status, headers) = (response.status(), response.headers().clone());
+        match response.text().await {
+            Ok(text) => {
+                let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+                Outcome::Answered(Answer { status, headers, body, text })
+            }
+            Err(err) => Outcome::Dropped { reason: err.to_string(), refused: false },
         }
     }
 
@@ -75,7 +91,7 @@ impl Remote {
         });
         match self.send(Method::POST, "/v1/auth/login", None, Some(&body)).await {
             Outcome::Answered(answer) => answer.ok()["token"].as_str().expect("a token").to_owned(),
-            Outcome::Dropped(err) => panic!("login to {} dropped: {err}", self.base),
+            Outcome::Dropped { reason, .. } => panic!("login to {} dropped: {reason}", self.base),
         }
     }
 }

@@ -87,7 +87,9 @@ pub async fn until_done(
             Outcome::Answered(answer) => {
                 panic!("{method} {path}: {} {}", answer.status, answer.text)
             }
-            Outcome::Dropped(err) => panic!("{method} {path}: the server must stay up: {err}"),
+            Outcome::Dropped { reason, .. } => {
+                panic!("{method} {path}: the server must stay up: {reason}")
+            }
         }
     }
     panic!("{method} {path}: still unavailable after 60 tries");
