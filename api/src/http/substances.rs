@@ -85,9 +85,11 @@ pub struct CreateSubstance {
     /// Its pharmacological group.
     pub category: SubstanceCategory,
     /// Street names (each at most 60 characters, not used by another
-    /// substance, ignoring case).
-    #[oai(deserialize_with = "crate::http::strict::text", default)]
-    pub aliases: Vec<String>,
+    /// substance, ignoring case); absent or `null` means none.
+    // Not `default`: poem-openapi parses a defaulted field without its
+    // `deserialize_with`, so `[1, true]` would be stored as text.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+    pub aliases: Option<Vec<String>>,
 }
 
 /// Changes to a substance; absent fields stay as they are. The code cannot
@@ -155,7 +157,7 @@ impl SubstancesApi {
             code: body.code,
             name: body.name,
             category: body.category,
-            aliases: body.aliases,
+            aliases: body.aliases.unwrap_or_default(),
         };
         let substance = substances::create(&state, &caller, &meta, new).await?;
         Ok(SubstanceCreated::Created(Json(substance.into())))

@@ -29,6 +29,14 @@ async fn a_number_or_boolean_for_a_text_field_is_refused() {
     app.post("/v1/sites", &admin, json!({ "name": 42, "kind": "van" }))
         .await
         .assert_problem(400, "invalid_body");
+    let alias_numbers =
+        json!({ "code": "x_test", "name": "Test", "category": "opioid", "aliases": [1, true] });
+    app.post("/v1/substances", &admin, alias_numbers).await.assert_problem(400, "invalid_body");
+    // The same body with text aliases is accepted, so the refusal above was
+    // about the aliases.
+    let aliases =
+        json!({ "code": "x_test", "name": "Test", "category": "opioid", "aliases": ["tx"] });
+    app.post("/v1/substances", &admin, aliases).await.ok();
     // Nothing was stored.
     let after = app.get(&format!("/v1/kit-items/{kit_id}"), &admin).await;
     assert_eq!(after.ok()["unit"], kit["unit"]);
