@@ -99,7 +99,9 @@ pub struct CreatePerson {
     pub chain_id: Option<String>,
 }
 
-/// Changes to a person; absent fields stay as they are, `null` clears.
+/// Changes to a person; absent fields stay as they are. `null` clears a
+/// field that may be empty; on the ones that always have a value (name and
+/// date-of-birth quality, risk flags) it changes nothing.
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub struct UpdatePerson {
@@ -109,7 +111,7 @@ pub struct UpdatePerson {
     /// Initials.
     #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub initials: MaybeUndefined<String>,
-    /// How good the name is.
+    /// How good the name is; `null` leaves it as it is.
     #[oai(nullable, skip_serializing_if_is_none)]
     pub name_quality: Option<NameQuality>,
     /// Year of birth.
@@ -118,7 +120,7 @@ pub struct UpdatePerson {
     /// Date of birth.
     #[oai(nullable)]
     pub birth_date: MaybeUndefined<NaiveDate>,
-    /// How good the date of birth is.
+    /// How good the date of birth is; `null` leaves it as it is.
     #[oai(nullable, skip_serializing_if_is_none)]
     pub dob_quality: Option<DobQuality>,
     /// Gender.
@@ -127,7 +129,8 @@ pub struct UpdatePerson {
     /// A short description.
     #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub description: MaybeUndefined<String>,
-    /// Risk flags (the whole list).
+    /// Risk flags (the whole list; `[]` removes them all, `null` leaves
+    /// them as they are).
     #[oai(nullable, skip_serializing_if_is_none)]
     pub risk_flags: Option<Vec<RiskFlagInput>>,
     /// NHS number.

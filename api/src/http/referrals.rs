@@ -70,24 +70,27 @@ pub struct CreateReferral {
     pub site_id: Option<Uuid>,
 }
 
-/// Changes to a referral; absent fields stay as they are, `null` clears.
-/// The status moves by steps, never here.
+/// Changes to a referral; absent fields stay as they are. `null` clears the
+/// partner service or the site; on the fields that always have a value
+/// (service type, reason, urgency, consent) it changes nothing. The status
+/// moves by steps, never here.
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateReferral {
     /// The partner service referred to.
     #[oai(nullable)]
     pub partner_service_id: MaybeUndefined<Uuid>,
-    /// The kind of service.
+    /// The kind of service; `null` leaves it as it is.
     #[oai(nullable, skip_serializing_if_is_none)]
     pub service_type: Option<ServiceType>,
-    /// Why.
+    /// Why; `null` leaves it as it is.
     #[oai(deserialize_with = "crate::http::strict::text", nullable, skip_serializing_if_is_none)]
     pub reason: Option<String>,
-    /// How urgent.
+    /// How urgent; `null` leaves it as it is.
     #[oai(nullable, skip_serializing_if_is_none)]
     pub urgency: Option<Urgency>,
-    /// Whether the person consented to sharing their details.
+    /// Whether the person consented to sharing their details; `null` leaves
+    /// it as it is.
     #[oai(nullable, skip_serializing_if_is_none)]
     pub consent_to_share: Option<bool>,
     /// The site it was made from.
