@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use outpost_entity::{contact, incident, kit_line, person, referral, referral_step};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -101,12 +101,10 @@ pub async fn list_persons<C: ConnectionTrait>(
     after: Option<Uuid>,
     limit: u64,
 ) -> ServiceResult<Page<PersonView>> {
-    let mut query = person::Entity::find()
+    let query = person::Entity::find()
         .filter(person::Column::OrganisationId.eq(actor.organisation_id))
-        .filter(person::Column::DeletedAt.is_null());
-    if let Some(after) = after {
-        query = query.filter(person::Column::Id.gt(after));
-    }
+        .filter(person::Column::DeletedAt.is_null())
+        .apply_if(after, |q, after| q.filter(person::Column::Id.gt(after)));
     let rows = query.order_by_asc(person::Column::Id).limit(limit + 1).all(db).await?;
     let (rows, next_after) = split(rows, limit, |m| m.id);
     let identifiers = actor.sees_identifiers();
@@ -173,25 +171,15 @@ pub async fn list_contacts<C: ConnectionTrait>(
     limit: u64,
 ) -> ServiceResult<Page<ContactView>> {
     use contact::Column as Col;
-    let mut query = contact::Entity::find()
+    let query = contact::Entity::find()
         .filter(Col::OrganisationId.eq(actor.organisation_id))
         .filter(Col::DeletedAt.is_null())
-        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy));
-    if let Some(after) = after {
-        query = query.filter(Col::Id.gt(after));
-    }
-    if let Some(site) = filter.site_id {
-        query = query.filter(Col::SiteId.eq(site));
-    }
-    if let Some(person) = filter.person_id {
-        query = query.filter(Col::PersonId.eq(person));
-    }
-    if let Some(from) = filter.occurred_from {
-        query = query.filter(Col::OccurredAt.gte(from));
-    }
-    if let Some(to) = filter.occurred_to {
-        query = query.filter(Col::OccurredAt.lt(to));
-    }
+        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy))
+        .apply_if(after, |q, after| q.filter(Col::Id.gt(after)))
+        .apply_if(filter.site_id, |q, site| q.filter(Col::SiteId.eq(site)))
+        .apply_if(filter.person_id, |q, person| q.filter(Col::PersonId.eq(person)))
+        .apply_if(filter.occurred_from, |q, from| q.filter(Col::OccurredAt.gte(from)))
+        .apply_if(filter.occurred_to, |q, to| q.filter(Col::OccurredAt.lt(to)));
     let rows = query.order_by_asc(Col::Id).limit(limit + 1).all(db).await?;
     let (rows, next_after) = split(rows, limit, |m| m.id);
     Ok(Page { items: contact_views(db, rows).await?, next_after })
@@ -234,22 +222,14 @@ pub async fn list_incidents<C: ConnectionTrait>(
     limit: u64,
 ) -> ServiceResult<Page<IncidentView>> {
     use incident::Column as Col;
-    let mut query = incident::Entity::find()
+    let query = incident::Entity::find()
         .filter(Col::OrganisationId.eq(actor.organisation_id))
         .filter(Col::DeletedAt.is_null())
-        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy));
-    if let Some(after) = after {
-        query = query.filter(Col::Id.gt(after));
-    }
-    if let Some(site) = filter.site_id {
-        query = query.filter(Col::SiteId.eq(site));
-    }
-    if let Some(from) = filter.occurred_from {
-        query = query.filter(Col::OccurredAt.gte(from));
-    }
-    if let Some(to) = filter.occurred_to {
-        query = query.filter(Col::OccurredAt.lt(to));
-    }
+        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy))
+        .apply_if(after, |q, after| q.filter(Col::Id.gt(after)))
+        .apply_if(filter.site_id, |q, site| q.filter(Col::SiteId.eq(site)))
+        .apply_if(filter.occurred_from, |q, from| q.filter(Col::OccurredAt.gte(from)))
+        .apply_if(filter.occurred_to, |q, to| q.filter(Col::OccurredAt.lt(to)));
     let rows = query.order_by_asc(Col::Id).limit(limit + 1).all(db).await?;
     let (rows, next_after) = split(rows, limit, |m| m.id);
     Ok(Page { items: rows.into_iter().map(IncidentView::from).collect(), next_after })
@@ -292,19 +272,13 @@ pub async fn list_referrals<C: ConnectionTrait>(
     limit: u64,
 ) -> ServiceResult<Page<ReferralView>> {
     use referral::Column as Col;
-    let mut query = referral::Entity::find()
+    let query = referral::Entity::find()
         .filter(Col::OrganisationId.eq(actor.organisation_id))
         .filter(Col::DeletedAt.is_null())
-        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy));
-    if let Some(after) = after {
-        query = query.filter(Col::Id.gt(after));
-    }
-    if let Some(person) = filter.person_id {
-        query = query.filter(Col::PersonId.eq(person));
-    }
-    if let Some(status) = filter.status {
-        query = query.filter(Col::Status.eq(status));
-    }
+        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy))
+        .apply_if(after, |q, after| q.filter(Col::Id.gt(after)))
+        .apply_if(filter.person_id, |q, person| q.filter(Col::PersonId.eq(person)))
+        .apply_if(filter.status, |q, status| q.filter(Col::Status.eq(status)));
     let rows = query.order_by_asc(Col::Id).limit(limit + 1).all(db).await?;
     let (rows, next_after) = split(rows, limit, |m| m.id);
     Ok(Page { items: rows.into_iter().map(ReferralView::from).collect(), next_after })
