@@ -69,6 +69,115 @@ pub fn is_transient(err: &DbErr) -> bool {
     }
 }
 
+/// Whether a failed transaction lost a race with a concurrent one and is
+/// worth running again: a unique key taken meanwhile, a deadlock, a
+/// serialisation failure, a busy SQLite file. Decided by SQLSTATE and
+/// result code, never by the error's text.
+pub fn is_lost_race(err: &DbErr) -> bool {
+    if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) {
+        return true;
+    }
+    sqlstate(err).is_some_and(|code| {
+        matches!(code.as_str(), "40001" | "40P01" | "5" | "6" | "261" | "262" | "517")
+    })
+}
+
+/// The SQLSTATE (Postgres) or result code (SQLite) of a database error.
+pub fn sqlstate(err: &DbErr) -> Option<String> {
+    let (DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime)) = err else {
+        return None;
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else { return None };
+    match sqlx.as_ref() {
+        SqlxError::Database(db) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// What a unique key means to a client when a request finds it taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UniqueKey {
+    /// The constraint or index name on Postgres.
+    pub postgres: &'static str,
+    /// The columns SQLite names in its message (`table.column, ...`).
+    pub sqlite: &'static str,
+    /// The problem code a client branches on.
+    pub code: &'static str,
+    /// The request field at fault.
+    pub field: Option<&'static str>,
+    /// For people.
+    pub detail: &'static str,
+}
+
+/// Every unique key a request can run into, by meaning. A check before an
+/// insert reads the same facts, but two concurrent requests can both pass
+/// it; the database then decides, and this table turns its answer into the
+/// same 409 the check would have given.
+pub const UNIQUE_KEYS: &[UniqueKey] = &[
+    UniqueKey {
+        postgres: "users_email_key",
+        sqlite: "users.email",
+        code: "email_taken",
+        field: Some("email"),
+        detail: "that email cannot be used for a new account: it is already a sign-in name",
+    },
+    UniqueKey {
+        postgres: "substance_names_pkey",
+        sqlite: "substance_names.organisation_id, substance_names.name_key",
+        code: "alias_taken",
+        field: Some("aliases"),
+        detail: "a name of this substance already names another substance",
+    },
+    UniqueKey {
+        postgres: "uq_substances_code",
+        sqlite: "substances.organisation_id, substances.code",
+        code: "code_taken",
+        field: Some("code"),
+        detail: "that code is already in use in this organisation",
+    },
+    UniqueKey {
+        postgres: "uq_kit_items_code",
+        sqlite: "kit_items.organisation_id, kit_items.code",
+        code: "code_taken",
+        field: Some("code"),
+        detail: "that code is already in use in this organisation",
+    },
+    UniqueKey {
+        postgres: "organisations_slug_key",
+        sqlite: "organisations.slug",
+        code: "slug_taken",
+        field: Some("slug"),
+        detail: "that slug is already in use",
+    },
+];
+
+/// Any other unique key: the row was created at the same moment by another
+/// request.
+const ANY_UNIQUE_KEY: UniqueKey = UniqueKey {
+    postgres: "",
+    sqlite: "",
+    code: "already_exists",
+    field: None,
+    detail: "a concurrent request created the same record first; read it, or retry",
+};
+
+/// The unique key a failed write ran into, when that is why it failed.
+pub fn unique_key_taken(err: &DbErr) -> Option<UniqueKey> {
+    let Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) = err.sql_err() else {
+        return None;
+    };
+    Some(
+        UNIQUE_KEYS
+            .iter()
+            .find(|k| {
+                message.contains(&format!("\"{}\"", k.postgres))
+                    || message.trim_end().ends_with(k.sqlite)
+            })
+            .copied()
+            .unwrap_or(ANY_UNIQUE_KEY),
+    )
+}
+
 /// SQLSTATEs (Postgres) and result codes (SQLite) that mean "try again".
 fn transient_sqlstate(code: &str) -> bool {
     // 08xxx connection exception; 57P01..57P03 the server is shutting down,

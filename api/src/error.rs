@@ -187,7 +187,19 @@ impl ApiError {
         Self::Internal(Json(Problem::internal()))
     }
 
-    /// 503: a dependency (the database) is unreachable; safe to retry.
+    /// 503 with `Retry-After`: every password-hashing slot is taken.
+    pub fn busy() -> Self {
+        Self::Unavailable(
+            Json(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server is checking many passwords at once; retry in a moment".to_owned(),
+            )),
+            1,
+        )
+    }
+
+    /// 503 with `Retry-After` for a storage dependency that is down.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::warn!(error = %cause, "dependency unavailable");
         Self::Unavailable(
@@ -203,8 +215,17 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        // A restart, a lost connection or an exhausted pool: the client can
+        // A unique key taken by a concurrent request (the check before the
+        // insert passed for both): a conflict the client can act on. A
+        // restart, a lost connection or an exhausted pool: the client can
         // retry. Anything else is a fault of ours.
+        if let Some(key) = crate::db::unique_key_taken(&err) {
+            let problem = Problem::new(StatusCode::CONFLICT, key.code, key.detail.to_owned());
+            return Self::Conflict(Json(match key.field {
+                Some(field) => problem.with_field(field),
+                None => problem,
+            }));
+        }
         if crate::db::is_transient(&err) { Self::unavailable(&err) } else { Self::internal(&err) }
     }
 }

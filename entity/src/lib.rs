@@ -19,6 +19,7 @@ pub mod referral_step;
 pub mod session;
 pub mod site;
 pub mod substance;
+pub mod substance_name;
 pub mod sync_change;
 pub mod sync_conflict;
 pub mod sync_counter;

@@ -10,6 +10,7 @@ mod m20261121_000001_create_foundation;
 mod m20261121_000002_create_sync_log;
 mod m20261121_000003_create_field_records;
 mod m20261121_000004_create_reference_data;
+pub mod m20261202_000001_create_substance_names;
 mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_sync_log::Migration),
             Box::new(m20261121_000003_create_field_records::Migration),
             Box::new(m20261121_000004_create_reference_data::Migration),
+            Box::new(m20261202_000001_create_substance_names::Migration),
         ]
     }
 }

@@ -179,7 +179,7 @@ async fn one(
 
 /// The problem for an engine refusal; the engine's code is kept.
 ///
-/// `forbidden` is 403, `id_taken` 409, `unknown_record` 404,
+/// `forbidden` and `field_forbidden` are 403, `id_taken` 409, `unknown_record` 404,
 /// `record_deleted` 410; anything else (`validation_failed`, `unknown_*`,
 /// `append_only`, ...) is 422 naming the field at fault when there is one.
 fn refused(problem: Option<MutationProblem>) -> ApiError {
@@ -194,7 +194,7 @@ fn refused(problem: Option<MutationProblem>) -> ApiError {
         }
     };
     match p.code.as_str() {
-        "forbidden" => ApiError::Forbidden(make(StatusCode::FORBIDDEN)),
+        "forbidden" | "field_forbidden" => ApiError::Forbidden(make(StatusCode::FORBIDDEN)),
         "id_taken" => ApiError::Conflict(make(StatusCode::CONFLICT)),
         "unknown_record" => ApiError::NotFound(make(StatusCode::NOT_FOUND)),
         "record_deleted" => ApiError::Gone(make(StatusCode::GONE)),

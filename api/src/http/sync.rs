@@ -258,7 +258,11 @@ impl SyncApi {
             None
         };
         Ok(Json(ConflictPage {
-            items: rows.into_iter().take(limit as usize).map(ConflictView::from).collect(),
+            items: rows
+                .into_iter()
+                .take(limit as usize)
+                .map(|m| ConflictView::for_actor(m, &actor))
+                .collect(),
             next_before,
         }))
     }
@@ -273,7 +277,7 @@ impl SyncApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<ConflictView>> {
         let actor = actor(&state, &auth, Permission::ReadRecords).await?;
-        Ok(Json(conflicts::get(&state, &actor, id.0).await?.into()))
+        Ok(Json(ConflictView::for_actor(conflicts::get(&state, &actor, id.0).await?, &actor)))
     }
 
     /// Resolve a conflict: keep the server's values, take the device's, or
@@ -293,7 +297,8 @@ impl SyncApi {
     ) -> ApiResult<Json<ConflictView>> {
         let actor = actor(&state, &auth, Permission::WriteRecords).await?;
         let values = body.0.values.map(|v| v.into_iter().collect::<Map<String, Value>>());
-        Ok(Json(conflicts::resolve(&state, &actor, id.0, body.0.resolution, values).await?.into()))
+        let resolved = conflicts::resolve(&state, &actor, id.0, body.0.resolution, values).await?;
+        Ok(Json(ConflictView::for_actor(resolved, &actor)))
     }
 }
 

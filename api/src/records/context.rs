@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use outpost_entity::{person, referral, site, user};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -46,6 +48,30 @@ impl Actor {
     pub fn may_correct(&self, owner: Option<Uuid>) -> bool {
         self.sees_everything() || (owner.is_some() && owner == self.user_id)
     }
+
+    /// The site rule for a record at `site` recorded by `owner`: workers and
+    /// viewers see (and so may change) their sites' records, their own, and
+    /// site-less ones; everyone else sees every record of the organisation.
+    /// `site_condition` is the same rule as a query filter; reads, REST
+    /// writes and pushes all go through one of the two.
+    pub fn may_see(&self, site: Option<Uuid>, owner: Option<Uuid>) -> bool {
+        self.sees_everything()
+            || site.is_none_or(|s| self.site_ids.contains(&s))
+            || (owner.is_some() && owner == self.user_id)
+    }
+
+    /// `may_see` as a filter on a table's site and recorder columns.
+    pub fn site_condition<C: ColumnTrait>(&self, site: C, owner: C) -> Condition {
+        if self.sees_everything() {
+            return Condition::all();
+        }
+        let mut any =
+            Condition::any().add(site.is_null()).add(site.is_in(self.site_ids.iter().copied()));
+        if let Some(me) = self.user_id {
+            any = any.add(owner.eq(me));
+        }
+        any
+    }
 }
 
 /// The facts one batch is validated against.
@@ -61,7 +87,8 @@ pub struct BatchContext {
     /// People that exist (not deleted), including those created earlier in
     /// this batch.
     pub persons: HashSet<Uuid>,
-    /// Referrals that exist, including those created earlier in this batch.
+    /// Referrals that exist and the writer may see, including those created
+    /// earlier in this batch.
     pub referrals: HashSet<Uuid>,
     /// The server's time for this batch.
     pub now: DateTime<Utc>,
@@ -111,12 +138,16 @@ impl BatchContext {
                 .into_tuple::<Uuid>()
         })
         .await?;
+        // Only the referrals the writer may see: a step on any other is
+        // refused as an unknown reference, as REST answers 404.
+        let scope = actor.site_condition(referral::Column::SiteId, referral::Column::RecordedBy);
         let referrals = existing(db, referral_ids, |ids| {
             referral::Entity::find()
                 .select_only()
                 .column(referral::Column::Id)
                 .filter(referral::Column::OrganisationId.eq(org))
                 .filter(referral::Column::DeletedAt.is_null())
+                .filter(scope.clone())
                 .filter(referral::Column::Id.is_in(ids))
                 .into_tuple::<Uuid>()
         })

@@ -2,6 +2,7 @@
 //! views. The sync engine (`crate::sync`) stores and merges them; the REST
 //! handlers show them.
 
+pub mod access;
 pub mod checks;
 pub mod contact;
 pub mod context;

@@ -57,6 +57,10 @@ pub const SPECS: &[FieldSpec] = &[
     },
 ];
 
+/// The identifier fields: shown to and written by managers and admins only
+/// (`records::access`).
+pub const IDENTIFIER_FIELDS: &[&str] = &["nhs_number", "chain_id"];
+
 /// The fields a person starts with when a create leaves them out.
 pub fn defaults() -> Map<String, Value> {
     let mut map = Map::new();

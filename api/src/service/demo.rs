@@ -99,9 +99,7 @@ pub async fn ensure(
         if user::Entity::find().filter(user::Column::Email.eq(email)).one(db).await?.is_some() {
             continue;
         }
-        let hash = hash_password(DEMO_PASSWORD.to_owned(), cost.clone())
-            .await
-            .map_err(|e| super::ServiceError::Internal(e.to_string()))?;
+        let hash = hash_password(DEMO_PASSWORD.to_owned(), cost.clone()).await?;
         let user =
             users::insert_row(db, org.id, email.to_owned(), name.to_owned(), role, hash).await?;
         // The manager covers every site; each worker a building and the

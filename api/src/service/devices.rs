@@ -22,6 +22,7 @@ use crate::{
 };
 
 /// What a device says about itself at login.
+#[derive(Clone)]
 pub struct DeviceRegistration {
     /// The device's own UUID (v7, generated on the device).
     pub id: Uuid,
@@ -35,6 +36,22 @@ pub struct DeviceRegistration {
 /// A device of another user, or another organisation, is refused; a revoked
 /// device cannot log in again.
 pub async fn register_for_login(
+    state: &AppState,
+    organisation_id: Uuid,
+    user_id: Uuid,
+    registration: DeviceRegistration,
+) -> ServiceResult<device::Model> {
+    match register_once(state, organisation_id, user_id, registration.clone()).await {
+        // A concurrent login registered the same new device first: run
+        // again, which finds it (the same user's: fine; another's: 409).
+        Err(ServiceError::Db(err)) if crate::db::unique_key_taken(&err).is_some() => {
+            register_once(state, organisation_id, user_id, registration).await
+        }
+        other => other,
+    }
+}
+
+async fn register_once(
     state: &AppState,
     organisation_id: Uuid,
     user_id: Uuid,

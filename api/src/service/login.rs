@@ -94,8 +94,9 @@ pub async fn login(
     let account =
         user::Entity::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?;
     let stored_hash = account.as_ref().map(|u| u.password_hash.clone());
-    let verified =
-        verify_password(password, stored_hash, state.config.password_hashing.clone()).await;
+    let verified = verify_password(password, stored_hash, state.config.password_hashing.clone())
+        .await
+        .map_err(ServiceError::from)?;
     let account = match account {
         Some(account) if verified && account.deactivated_at.is_none() => account,
         other => {

@@ -50,9 +50,21 @@ pub enum ServiceError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
+    /// Every password-hashing slot is busy (a burst of logins): retry soon.
+    #[error("busy")]
+    Busy,
     /// Something else failed (hashing, serialisation).
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<crate::secrets::HashingError> for ServiceError {
+    fn from(err: crate::secrets::HashingError) -> Self {
+        match err {
+            crate::secrets::HashingError::Busy => Self::Busy,
+            crate::secrets::HashingError::Failed(msg) => Self::Internal(msg),
+        }
+    }
 }
 
 impl ServiceError {
@@ -70,6 +82,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict { code, detail } => ApiError::conflict(code, detail),
             ServiceError::Invalid { field, detail } => ApiError::invalid(&field, detail),
             ServiceError::Db(db) => db.into(),
+            ServiceError::Busy => ApiError::busy(),
             ServiceError::Internal(msg) => ApiError::internal(&msg),
         }
     }

@@ -84,9 +84,7 @@ pub async fn create_with_admin(
     let email = validate::email("admin_email", new.admin_email)?;
     let admin_name = validate::text("admin_name", new.admin_name, 200)?;
     validate::password("admin_password", new.admin_password)?;
-    let password_hash = hash_password(new.admin_password.to_owned(), cost.clone())
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let password_hash = hash_password(new.admin_password.to_owned(), cost.clone()).await?;
 
     let txn = db.begin().await?;
     if organisation::Entity::find()

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use outpost_entity::{contact, incident, kit_line, person, referral, referral_step};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use uuid::Uuid;
 
@@ -70,20 +70,6 @@ pub struct ReferralFilter {
     pub person_id: Option<Uuid>,
     /// In this status (its stored name).
     pub status: Option<String>,
-}
-
-/// The site rule: workers and viewers see their sites' records, their own,
-/// and site-less ones; everyone else sees every record.
-fn site_scope<C: ColumnTrait>(actor: &Actor, site: C, owner: C) -> Condition {
-    if actor.sees_everything() {
-        return Condition::all();
-    }
-    let mut any =
-        Condition::any().add(site.is_null()).add(site.is_in(actor.site_ids.iter().copied()));
-    if let Some(me) = actor.user_id {
-        any = any.add(owner.eq(me));
-    }
-    any
 }
 
 /// Keeps `limit` rows of `limit + 1` read; the last kept id continues.
@@ -174,7 +160,7 @@ pub async fn list_contacts<C: ConnectionTrait>(
     let query = contact::Entity::find()
         .filter(Col::OrganisationId.eq(actor.organisation_id))
         .filter(Col::DeletedAt.is_null())
-        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy))
+        .filter(actor.site_condition(Col::SiteId, Col::RecordedBy))
         .apply_if(after, |q, after| q.filter(Col::Id.gt(after)))
         .apply_if(filter.site_id, |q, site| q.filter(Col::SiteId.eq(site)))
         .apply_if(filter.person_id, |q, person| q.filter(Col::PersonId.eq(person)))
@@ -194,7 +180,7 @@ pub async fn contact_row<C: ConnectionTrait>(
     use contact::Column as Col;
     contact::Entity::find_by_id(id)
         .filter(Col::OrganisationId.eq(actor.organisation_id))
-        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy))
+        .filter(actor.site_condition(Col::SiteId, Col::RecordedBy))
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound("contact"))
@@ -225,7 +211,7 @@ pub async fn list_incidents<C: ConnectionTrait>(
     let query = incident::Entity::find()
         .filter(Col::OrganisationId.eq(actor.organisation_id))
         .filter(Col::DeletedAt.is_null())
-        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy))
+        .filter(actor.site_condition(Col::SiteId, Col::RecordedBy))
         .apply_if(after, |q, after| q.filter(Col::Id.gt(after)))
         .apply_if(filter.site_id, |q, site| q.filter(Col::SiteId.eq(site)))
         .apply_if(filter.occurred_from, |q, from| q.filter(Col::OccurredAt.gte(from)))
@@ -244,7 +230,7 @@ pub async fn incident_row<C: ConnectionTrait>(
     use incident::Column as Col;
     incident::Entity::find_by_id(id)
         .filter(Col::OrganisationId.eq(actor.organisation_id))
-        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy))
+        .filter(actor.site_condition(Col::SiteId, Col::RecordedBy))
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound("incident"))
@@ -275,7 +261,7 @@ pub async fn list_referrals<C: ConnectionTrait>(
     let query = referral::Entity::find()
         .filter(Col::OrganisationId.eq(actor.organisation_id))
         .filter(Col::DeletedAt.is_null())
-        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy))
+        .filter(actor.site_condition(Col::SiteId, Col::RecordedBy))
         .apply_if(after, |q, after| q.filter(Col::Id.gt(after)))
         .apply_if(filter.person_id, |q, person| q.filter(Col::PersonId.eq(person)))
         .apply_if(filter.status, |q, status| q.filter(Col::Status.eq(status)));
@@ -294,7 +280,7 @@ pub async fn referral_row<C: ConnectionTrait>(
     referral::Entity::find_by_id(id)
         .filter(Col::OrganisationId.eq(actor.organisation_id))
         .filter(Col::DeletedAt.is_null())
-        .filter(site_scope(actor, Col::SiteId, Col::RecordedBy))
+        .filter(actor.site_condition(Col::SiteId, Col::RecordedBy))
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound("referral"))

@@ -218,9 +218,7 @@ pub async fn create(
     let email = validate::email("email", &new.email)?;
     let display_name = validate::text("display_name", &new.display_name, 200)?;
     validate::password("password", &new.password)?;
-    let password_hash = hash_password(new.password, state.config.password_hashing.clone())
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let password_hash = hash_password(new.password, state.config.password_hashing.clone()).await?;
 
     let txn = state.db.begin().await?;
     let site_ids = check_sites(&txn, caller.organisation_id(), &new.site_ids).await?;
@@ -260,11 +258,7 @@ pub async fn update(
     let password_hash = match changes.password {
         Some(password) => {
             validate::password("password", &password)?;
-            Some(
-                hash_password(password, state.config.password_hashing.clone())
-                    .await
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            )
+            Some(hash_password(password, state.config.password_hashing.clone()).await?)
         }
         None => None,
     };

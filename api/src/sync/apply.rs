@@ -24,7 +24,7 @@ use super::{
 use crate::{
     domain::Role,
     records::{
-        contact as contact_record,
+        access, contact as contact_record,
         context::BatchContext,
         fields::{Rejection, normalise},
         incident as incident_record, person as person_record, referral as referral_record,
@@ -107,6 +107,9 @@ async fn create<C: ConnectionTrait>(
     let now = ctx.now;
     match m.entity {
         EntityKind::Person => {
+            if let Err(r) = access::check_writable(&actor, m.entity, &m.fields, true) {
+                return Ok(Err(r));
+            }
             let fields = match normalise(person_record::SPECS, &m.fields, true, ctx) {
                 Ok(f) => f,
                 Err(r) => return Ok(Err(r)),
@@ -234,8 +237,7 @@ async fn update<C: ConnectionTrait>(
     w: &mut BatchWriter,
     m: &Mutation,
 ) -> Result<Applied, DbErr> {
-    let Some(record) = EditableRecord::load(db, ctx.actor.organisation_id, m.entity, m.id).await?
-    else {
+    let Some(record) = EditableRecord::load(db, &ctx.actor, m.entity, m.id).await? else {
         return Ok(Err(Rejection::new("unknown_record", Some("id"), "no such record")));
     };
     if record.deleted {
@@ -258,6 +260,9 @@ async fn update<C: ConnectionTrait>(
             Some("base_version"),
             format!("the server has versions 1 to {}", record.version),
         )));
+    }
+    if let Err(r) = access::check_writable(&ctx.actor, m.entity, &m.fields, false) {
+        return Ok(Err(r));
     }
     let mine = match normalise(update_specs(m.entity), &m.fields, false, ctx) {
         Ok(f) => f,
@@ -315,7 +320,11 @@ async fn delete<C: ConnectionTrait>(
     // version, visible like the record was.
     macro_rules! tombstone {
         ($table:ident, $kind:expr) => {{
-            let Some(c) = lock::<_, $table::Entity>(db, org, m.id).await? else {
+            // A record the actor may not see is as unknown here as to `GET`.
+            let Some(c) = lock::<_, $table::Entity>(db, org, m.id)
+                .await?
+                .filter(|c| ctx.actor.may_see(c.site_id, c.recorded_by))
+            else {
                 return Ok(Err(missing()));
             };
             if !ctx.actor.may_correct(c.recorded_by) {
@@ -361,6 +370,7 @@ async fn delete<C: ConnectionTrait>(
             active.updated_at = Set(now);
             active.update(db).await?;
             ctx.persons.remove(&m.id);
+            conflicts::close_for_deleted(db, &ctx.actor, w, EntityKind::Person, m.id).await?;
             (version, FeedEntry::upsert(EntityKind::Person, m.id, version))
         }
         EntityKind::Contact => tombstone!(contact, EntityKind::Contact),
@@ -368,6 +378,7 @@ async fn delete<C: ConnectionTrait>(
         _ => {
             let done = tombstone!(referral, EntityKind::Referral);
             ctx.referrals.remove(&m.id);
+            conflicts::close_for_deleted(db, &ctx.actor, w, EntityKind::Referral, m.id).await?;
             done
         }
     };

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use outpost_entity::sync_conflict;
 use poem_openapi::{Enum, Object};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -26,6 +26,7 @@ use super::{
 use crate::{
     domain::{parse_stored, stored_name},
     records::{
+        access,
         context::{Actor, BatchContext},
         fields::normalise,
     },
@@ -53,6 +54,9 @@ pub enum Resolution {
     TakeMine,
     /// Write the values given in `values`.
     Merged,
+    /// Closed by the server because the record was deleted; the values were
+    /// cleared with it. Not a choice a caller can make.
+    RecordDeleted,
 }
 
 /// One conflicting field.
@@ -73,7 +77,8 @@ pub struct ConflictField {
 pub struct ConflictView {
     /// Its id.
     pub id: Uuid,
-    /// Its version (2 once resolved).
+    /// Its version: 1 when opened, one more at each change (resolved,
+    /// cleared when its record was deleted).
     pub version: i64,
     /// The kind of record.
     pub entity: EntityKind,
@@ -105,14 +110,25 @@ pub struct ConflictView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<sync_conflict::Model> for ConflictView {
-    fn from(m: sync_conflict::Model) -> Self {
-        let fields: BTreeMap<String, FieldConflict> =
+impl ConflictView {
+    /// The conflict as `actor` may see it: fields the actor may not read
+    /// (`records::access`) are left out of `fields` and `resolved_values`.
+    pub fn for_actor(m: sync_conflict::Model, actor: &Actor) -> Self {
+        let entity = parse_stored(&m.entity).unwrap_or(EntityKind::Person);
+        let mut fields: BTreeMap<String, FieldConflict> =
             serde_json::from_str(&m.fields).unwrap_or_default();
+        access::retain_readable(actor, entity, &mut fields);
+        let resolved_values = m
+            .resolved_values
+            .and_then(|v| serde_json::from_str::<BTreeMap<String, Value>>(&v).ok())
+            .map(|mut values| {
+                access::retain_readable(actor, entity, &mut values);
+                Value::Object(values.into_iter().collect())
+            });
         Self {
             id: m.id,
             version: m.version,
-            entity: parse_stored(&m.entity).unwrap_or(EntityKind::Person),
+            entity,
             record_id: m.record_id,
             fields: fields
                 .into_iter()
@@ -130,7 +146,7 @@ impl From<sync_conflict::Model> for ConflictView {
             mutation_id: m.mutation_id,
             status: parse_stored(&m.status).unwrap_or(ConflictStatus::Open),
             resolution: m.resolution.as_deref().and_then(|r| parse_stored(r).ok()),
-            resolved_values: m.resolved_values.and_then(|v| serde_json::from_str(&v).ok()),
+            resolved_values,
             resolved_by: m.resolved_by,
             resolved_at: m.resolved_at,
             created_at: m.created_at,
@@ -235,6 +251,12 @@ pub async fn resolve(
     let fields: BTreeMap<String, FieldConflict> = serde_json::from_str(&conflict.fields)
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let chosen: Map<String, Value> = match (resolution, values) {
+        (Resolution::RecordDeleted, _) => {
+            return Err(ServiceError::invalid(
+                "resolution",
+                "record_deleted is set by the server when the record is deleted",
+            ));
+        }
         (Resolution::KeepTheirs, _) => Map::new(),
         (Resolution::TakeMine, _) => {
             fields.iter().map(|(k, c)| (k.clone(), c.mine.clone())).collect()
@@ -254,11 +276,13 @@ pub async fn resolve(
     };
     let mut w = BatchWriter::default();
     if !chosen.is_empty() {
+        access::check_writable(actor, entity, &chosen, false)
+            .map_err(|r| ServiceError::Forbidden { code: "field_forbidden", detail: r.detail })?;
         let ctx = BatchContext::load(&txn, actor.clone(), std::iter::once(&chosen)).await?;
         let checked = normalise(update_specs(entity), &chosen, false, &ctx).map_err(|r| {
             ServiceError::invalid(&format!("values.{}", r.field.unwrap_or_default()), r.detail)
         })?;
-        let record = EditableRecord::load(&txn, actor.organisation_id, entity, conflict.record_id)
+        let record = EditableRecord::load(&txn, actor, entity, conflict.record_id)
             .await?
             .filter(|r| !r.deleted)
             .ok_or(ServiceError::Conflict {
@@ -268,18 +292,66 @@ pub async fn resolve(
         record.write(&txn, actor, &mut w, &checked).await?;
     }
     let now = Utc::now();
-    let raised_by = conflict.raised_by;
+    let (raised_by, version) = (conflict.raised_by, conflict.version + 1);
     let mut active = conflict.into_active_model();
     active.status = Set("resolved".into());
     active.resolution = Set(Some(stored_name(&resolution)));
     active.resolved_values = Set(Some(Value::Object(chosen).to_string()));
     active.resolved_by = Set(actor.user_id);
     active.resolved_at = Set(Some(now));
-    active.version = Set(2);
+    active.version = Set(version);
     active.updated_at = Set(now);
     let saved = active.update(&txn).await?;
-    w.change(FeedEntry::upsert(EntityKind::Conflict, id, 2).owned_by(raised_by));
+    w.change(FeedEntry::upsert(EntityKind::Conflict, id, version).owned_by(raised_by));
     w.finish(&txn, actor.organisation_id).await?;
     txn.commit().await?;
     Ok(saved)
+}
+
+/// Closes the conflicts of a record that was just deleted and clears their
+/// values: the details they hold (base, mine, theirs, the values a
+/// resolution wrote) go with the record. Open ones end as `record_deleted`;
+/// each gets a new version and a feed entry, so the devices that hold them
+/// replace them too.
+pub async fn close_for_deleted<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    w: &mut BatchWriter,
+    entity: EntityKind,
+    record_id: Uuid,
+) -> Result<(), DbErr> {
+    let found = sync_conflict::Entity::find()
+        .filter(sync_conflict::Column::OrganisationId.eq(actor.organisation_id))
+        .filter(sync_conflict::Column::Entity.eq(entity.as_str()))
+        .filter(sync_conflict::Column::RecordId.eq(record_id))
+        .all(db)
+        .await?;
+    let now = Utc::now();
+    for conflict in found {
+        let cleared: BTreeMap<String, FieldConflict> = serde_json::from_str::<
+            BTreeMap<String, FieldConflict>,
+        >(&conflict.fields)
+        .unwrap_or_default()
+        .into_keys()
+        .map(|name| {
+            (name, FieldConflict { base: Value::Null, mine: Value::Null, theirs: Value::Null })
+        })
+        .collect();
+        let (id, raised_by, version) = (conflict.id, conflict.raised_by, conflict.version + 1);
+        let open = conflict.status == "open";
+        let mut active = conflict.into_active_model();
+        active.fields = Set(serde_json::to_string(&cleared).unwrap_or_default());
+        active.resolved_values = Set(None);
+        if open {
+            active.status = Set("resolved".into());
+            active.resolution = Set(Some(stored_name(&Resolution::RecordDeleted)));
+            active.resolved_by = Set(actor.user_id);
+            active.resolved_at = Set(Some(now));
+        }
+        active.version = Set(version);
+        active.updated_at = Set(now);
+        active.update(db).await?;
+        w.change(FeedEntry::upsert(EntityKind::Conflict, id, version).owned_by(raised_by));
+    }
+    Ok(())
 }

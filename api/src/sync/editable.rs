@@ -63,19 +63,17 @@ pub fn update_specs(entity: EntityKind) -> &'static [FieldSpec] {
     }
 }
 
-/// Whether updates of `entity` are merged field by field.
-pub fn is_editable(entity: EntityKind) -> bool {
-    matches!(entity, EntityKind::Person | EntityKind::Referral)
-}
-
 impl EditableRecord {
-    /// Locks and loads a person or referral of the organisation.
+    /// Locks and loads a person or referral of the actor's organisation,
+    /// when the actor may see it (`Actor::may_see`): a referral of another
+    /// site is as unknown to a worker's push as to their `GET`.
     pub async fn load<C: ConnectionTrait>(
         db: &C,
-        organisation_id: Uuid,
+        actor: &Actor,
         entity: EntityKind,
         id: Uuid,
     ) -> Result<Option<Self>, DbErr> {
+        let organisation_id = actor.organisation_id;
         Ok(match entity {
             EntityKind::Person => {
                 lock::<_, person::Entity>(db, organisation_id, id).await?.map(|p| Self {
@@ -86,15 +84,16 @@ impl EditableRecord {
                     row: Row::Person(Box::new(p)),
                 })
             }
-            EntityKind::Referral => {
-                lock::<_, referral::Entity>(db, organisation_id, id).await?.map(|r| Self {
+            EntityKind::Referral => lock::<_, referral::Entity>(db, organisation_id, id)
+                .await?
+                .filter(|r| actor.may_see(r.site_id, r.recorded_by))
+                .map(|r| Self {
                     version: r.version,
                     deleted: r.deleted_at.is_some(),
                     fields: referral_record::to_map(&r),
                     field_versions: merge::parse_versions(&r.field_versions),
                     row: Row::Referral(Box::new(r)),
-                })
-            }
+                }),
             _ => None,
         })
     }

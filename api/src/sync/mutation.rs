@@ -21,7 +21,7 @@ pub enum MutationOp {
 }
 
 /// One change recorded on a device.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mutation {
     /// Client-generated id; a replay with the same id gets the first result.
     pub mutation_id: Uuid,

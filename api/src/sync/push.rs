@@ -6,9 +6,11 @@
 //!   retry of a lost response gets the original answer and writes nothing.
 //! - Refusals are answers, not errors: the batch goes on with the next
 //!   mutation and commits the rest.
-//! - Two copies of a batch racing: the second blocks on the first's rows,
-//!   fails on the unique key once the first commits, and is run again, when
-//!   the log answers every mutation as a duplicate.
+//! - Batches that overlap (two copies of one batch racing, or the same
+//!   creates sent from several devices) claim their mutation and record ids
+//!   first, so the later one waits for the earlier to commit and then finds
+//!   everything in the log or the tables: answered `duplicate`, never an
+//!   error, however many race.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -17,9 +19,10 @@ use std::{
 
 use outpost_entity::{contact, incident, person, referral, referral_step, sync_mutation};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, SqlErr,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
     TransactionTrait,
 };
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
@@ -30,6 +33,7 @@ use super::{
 };
 use crate::{
     records::{
+        access,
         context::{Actor, BatchContext},
         fields::Rejection,
     },
@@ -55,7 +59,8 @@ pub async fn push(
     mutations: Vec<Mutation>,
 ) -> ServiceResult<Vec<MutationResult>> {
     let mut answers: Vec<Option<MutationResult>> = vec![None; mutations.len()];
-    // A mutation id repeated inside the batch is answered like a replay.
+    // A mutation id repeated inside the batch is answered like a replay when
+    // it repeats the same change, and refused when it names another one.
     let mut first_of: HashMap<Uuid, usize> = HashMap::new();
     let mut repeats = Vec::new();
     for (i, m) in mutations.iter().enumerate() {
@@ -70,18 +75,9 @@ pub async fn push(
     let mut attempt = 0;
     let fresh = loop {
         attempt += 1;
-        replay_from_log(state, actor, &mutations, &first_of, &mut answers).await?;
-        let pending: Vec<&Mutation> = first_of
-            .values()
-            .copied()
-            .filter(|&i| answers[i].is_none())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .map(|i| &mutations[i])
-            .collect();
-        match run_batch(state, actor, &pending).await {
+        match run_batch(state, actor, &mutations, &first_of, &answers).await {
             Ok(results) => break results,
-            Err(err) if attempt < ATTEMPTS && lost_a_race(&err) => {
+            Err(err) if attempt < ATTEMPTS && crate::db::is_lost_race(&err) => {
                 tracing::debug!(error = %err, attempt, "push lost a race; running it again");
             }
             Err(err) => return Err(err.into()),
@@ -89,32 +85,44 @@ pub async fn push(
     };
 
     let mut to_cache = Vec::new();
-    for result in fresh {
+    for (i, result) in fresh {
         if !matches!(result.status, MutationStatus::Rejected | MutationStatus::Duplicate)
             && let Ok(json) = serde_json::to_string(&result)
         {
             to_cache.push((replay_key(actor.organisation_id, result.mutation_id), json));
         }
-        let i = first_of[&result.mutation_id];
         answers[i] = Some(result);
     }
     for (i, first) in repeats {
-        answers[i] = answers[first].clone().map(MutationResult::as_duplicate);
+        answers[i] = if mutations[i] == mutations[first] {
+            answers[first].clone().map(MutationResult::as_duplicate)
+        } else {
+            Some(MutationResult::rejected(&mutations[i], reused_id()))
+        };
     }
     if let Err(err) = state.cache.set_many(&to_cache, REPLAY_TTL).await {
         tracing::debug!(error = %err, "replay cache not written; the database answers replays");
     }
-    Ok(answers.into_iter().flatten().collect())
+    // A replayed answer was rendered for whoever first sent the mutation;
+    // this caller sees only the fields they may read.
+    Ok(answers
+        .into_iter()
+        .flatten()
+        .map(|mut answer| {
+            if let Some(record) = answer.record.as_mut() {
+                access::redact_record(actor, answer.entity, record);
+            }
+            answer
+        })
+        .collect())
 }
 
-/// Whether a failed batch lost a race with a concurrent one (a unique key,
-/// a deadlock, a serialisation failure) and should run again.
-fn lost_a_race(err: &DbErr) -> bool {
-    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-        return true;
-    }
-    let text = err.to_string();
-    text.contains("deadlock") || text.contains("could not serialize") || text.contains("locked")
+fn reused_id() -> Rejection {
+    Rejection::new(
+        "mutation_id_reused",
+        Some("mutation_id"),
+        "this mutation id was already used for another change",
+    )
 }
 
 async fn replay_from_cache(
@@ -134,69 +142,83 @@ async fn replay_from_cache(
         };
         let i = first_of[id];
         // A replay must be the same mutation; a reused id for another record
-        // falls through to the log check below, which refuses it.
+        // falls through to the log check, which refuses it.
         if mutations[i].id == result.id && mutations[i].entity == result.entity {
             answers[i] = Some(result.as_duplicate());
         }
     }
 }
 
-async fn replay_from_log(
+/// Answers from the mutation log the mutations it holds already.
+async fn replay_from_log<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    mutations: &[Mutation],
+    pending: &[usize],
+) -> Result<Vec<(usize, MutationResult)>, DbErr> {
+    let index: HashMap<Uuid, usize> =
+        pending.iter().map(|&i| (mutations[i].mutation_id, i)).collect();
+    let ids: Vec<Uuid> = index.keys().copied().collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let logged = sync_mutation::Entity::find()
+            .filter(sync_mutation::Column::OrganisationId.eq(actor.organisation_id))
+            .filter(sync_mutation::Column::MutationId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        for row in logged {
+            let i = index[&row.mutation_id];
+            let m = &mutations[i];
+            let answer = if row.record_id == m.id && row.entity == m.entity.as_str() {
+                serde_json::from_str::<MutationResult>(&row.result)
+                    .map_err(|err| DbErr::Custom(format!("stored result unreadable: {err}")))?
+                    .as_duplicate()
+            } else {
+                MutationResult::rejected(m, reused_id())
+            };
+            out.push((i, answer));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the mutations not answered yet in one transaction and answers each
+/// (by its index in the batch).
+///
+/// First it claims what the batch is about to check (`claim`), so the
+/// checks that follow (is this mutation in the log, does this record exist)
+/// cannot be overtaken by a concurrent batch between the check and the
+/// write: overlapping batches wait for each other and are answered
+/// `duplicate`, however many of them race.
+async fn run_batch(
     state: &AppState,
     actor: &Actor,
     mutations: &[Mutation],
     first_of: &HashMap<Uuid, usize>,
-    answers: &mut [Option<MutationResult>],
-) -> Result<(), DbErr> {
-    let unanswered: Vec<Uuid> =
-        first_of.iter().filter(|(_, i)| answers[**i].is_none()).map(|(id, _)| *id).collect();
-    for chunk in unanswered.chunks(500) {
-        let logged = sync_mutation::Entity::find()
-            .filter(sync_mutation::Column::OrganisationId.eq(actor.organisation_id))
-            .filter(sync_mutation::Column::MutationId.is_in(chunk.iter().copied()))
-            .all(&state.db)
-            .await?;
-        for row in logged {
-            let i = first_of[&row.mutation_id];
-            let m = &mutations[i];
-            answers[i] = Some(if row.record_id == m.id && row.entity == m.entity.as_str() {
-                match serde_json::from_str::<MutationResult>(&row.result) {
-                    Ok(result) => result.as_duplicate(),
-                    Err(err) => {
-                        return Err(DbErr::Custom(format!("stored result unreadable: {err}")));
-                    }
-                }
-            } else {
-                MutationResult::rejected(
-                    m,
-                    Rejection::new(
-                        "mutation_id_reused",
-                        Some("mutation_id"),
-                        "this mutation id was already used for another change",
-                    ),
-                )
-            });
-        }
-    }
-    Ok(())
-}
-
-async fn run_batch(
-    state: &AppState,
-    actor: &Actor,
-    pending: &[&Mutation],
-) -> Result<Vec<MutationResult>, DbErr> {
+    answers: &[Option<MutationResult>],
+) -> Result<Vec<(usize, MutationResult)>, DbErr> {
+    let mut pending: Vec<usize> =
+        first_of.values().copied().filter(|&i| answers[i].is_none()).collect();
+    pending.sort_unstable();
     if pending.is_empty() {
         return Ok(Vec::new());
     }
     let txn = state.db.begin().await?;
+    claim(&txn, actor, pending.iter().map(|&i| &mutations[i])).await?;
+    let mut results = replay_from_log(&txn, actor, mutations, &pending).await?;
+    let logged: HashSet<usize> = results.iter().map(|(i, _)| *i).collect();
+    let pending: Vec<(usize, &Mutation)> =
+        pending.into_iter().filter(|i| !logged.contains(i)).map(|i| (i, &mutations[i])).collect();
+    if pending.is_empty() {
+        txn.commit().await?;
+        return Ok(results);
+    }
     let mut ctx =
-        BatchContext::load(&txn, actor.clone(), pending.iter().map(|m| &m.fields)).await?;
-    let existing = existing_records(&txn, pending).await?;
+        BatchContext::load(&txn, actor.clone(), pending.iter().map(|(_, m)| &m.fields)).await?;
+    let existing = existing_records(&txn, pending.iter().map(|(_, m)| *m)).await?;
     let mut writer = BatchWriter::default();
     let mut created = HashSet::new();
-    let mut results = Vec::with_capacity(pending.len());
-    for m in pending {
+    for (i, m) in pending {
         let result = match (m.op, existing.get(&(m.entity, m.id))) {
             (MutationOp::Create, Some((org, version))) if *org == actor.organisation_id => {
                 // The record is there already (the device lost the answer
@@ -219,23 +241,71 @@ async fn run_batch(
         if !matches!(result.status, MutationStatus::Rejected | MutationStatus::Duplicate) {
             writer.remember(actor, m, &result);
         }
-        results.push(result);
+        results.push((i, result));
     }
     writer.finish(&txn, actor.organisation_id).await?;
     txn.commit().await?;
     Ok(results)
 }
 
+/// Takes, until the transaction ends, a lock on each mutation id of the
+/// batch (per organisation) and on each record id it creates (any
+/// organisation: ids are global), in one ascending order so that batches
+/// never wait on each other in a circle. Postgres only: SQLite runs one
+/// writer at a time, so nothing can get in between there.
+async fn claim<'m, C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    pending: impl Iterator<Item = &'m Mutation>,
+) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut keys = Vec::new();
+    for m in pending {
+        keys.push(lock_key(&[
+            b"mutation",
+            actor.organisation_id.as_bytes(),
+            m.mutation_id.as_bytes(),
+        ]));
+        if m.op == MutationOp::Create {
+            keys.push(lock_key(&[b"record", m.entity.as_str().as_bytes(), m.id.as_bytes()]));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    // The keys are our own integers, so they are written into the statement.
+    let list = keys.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    db.execute_unprepared(&format!(
+        "SELECT pg_advisory_xact_lock(k) FROM unnest(ARRAY[{list}]::int8[]) \
+         WITH ORDINALITY AS t(k, n) ORDER BY n"
+    ))
+    .await?;
+    Ok(())
+}
+
+/// A stable 64-bit advisory-lock key for `parts` (the same on every
+/// instance and every build, unlike the standard library's hasher).
+fn lock_key(parts: &[&[u8]]) -> i64 {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u32).to_be_bytes());
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    i64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
+}
+
 /// The records the batch's creates name that exist already, in any
 /// organisation: (kind, id) to (organisation, version). By kind as well as
 /// id: a person with the id of a new contact does not make the contact a
 /// duplicate.
-async fn existing_records<C: ConnectionTrait>(
+async fn existing_records<'m, C: ConnectionTrait>(
     db: &C,
-    pending: &[&Mutation],
+    pending: impl Iterator<Item = &'m Mutation>,
 ) -> Result<HashMap<(EntityKind, Uuid), (Uuid, i64)>, DbErr> {
     let mut by_kind: HashMap<EntityKind, Vec<Uuid>> = HashMap::new();
-    for m in pending.iter().filter(|m| m.op == MutationOp::Create) {
+    for m in pending.filter(|m| m.op == MutationOp::Create) {
         by_kind.entry(m.entity).or_default().push(m.id);
     }
     let mut found = HashMap::new();

@@ -118,7 +118,7 @@ pub async fn of_kind<C: ConnectionTrait>(
             .all(db)
             .await?
             .into_iter()
-            .filter_map(|m| json(m.id, ConflictView::from(m).to_json()))
+            .filter_map(|m| json(m.id, ConflictView::for_actor(m, actor).to_json()))
             .collect(),
         EntityKind::Site
         | EntityKind::KitItem

@@ -163,8 +163,19 @@ pub async fn seed_defaults<C: ConnectionTrait>(db: &C, organisation_id: Uuid) ->
             .filter_map(|row| row.id.try_as_ref())
             .map(|id| FeedEntry::upsert(EntityKind::Substance, *id, 1)),
     );
+    let names: Vec<(Uuid, String, Vec<String>)> = SUBSTANCES
+        .iter()
+        .zip(&substances)
+        .filter_map(|((code, _, _, aliases), row)| {
+            let aliases = aliases.iter().map(|a| (*a).to_owned()).collect();
+            row.id.try_as_ref().map(|id| (*id, (*code).to_owned(), aliases))
+        })
+        .collect();
     kit_item::Entity::insert_many(kit).exec_without_returning(db).await?;
     substance::Entity::insert_many(substances).exec_without_returning(db).await?;
+    for (id, code, aliases) in names {
+        super::substances::claim_names(db, organisation_id, id, &code, &aliases).await?;
+    }
     feed::append(db, organisation_id, entries).await
 }
 

@@ -56,11 +56,12 @@ pub(crate) fn code_taken(code: &str) -> ServiceError {
     ServiceError::Conflict { code: "code_taken", detail: format!("the code `{code}` is in use") }
 }
 
-/// Maps a unique-index violation on insert (a concurrent create of the same
-/// code) onto `code_taken`.
+/// Maps the code's unique index on insert (a concurrent create of the same
+/// code) onto `code_taken` naming the code; any other key keeps its own
+/// meaning (`db::UNIQUE_KEYS`).
 pub(crate) fn insert_error(err: DbErr, code: &str) -> ServiceError {
-    match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => code_taken(code),
+    match crate::db::unique_key_taken(&err) {
+        Some(key) if key.code == "code_taken" => code_taken(code),
         _ => err.into(),
     }
 }

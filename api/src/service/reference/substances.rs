@@ -6,10 +6,10 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use outpost_entity::substance;
+use outpost_entity::{substance, substance_name};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -58,6 +58,41 @@ pub fn aliases_of(substance: &substance::Model) -> Vec<String> {
 /// The key a name is compared by: lower case, single spaces, trimmed.
 pub fn name_key(name: &str) -> String {
     name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// Makes `code` and `aliases` the names `substance_id` answers to in the
+/// `substance_names` key, replacing what it answered to before. A name
+/// another active substance holds fails on the key (409 `alias_taken`
+/// through `db::UNIQUE_KEYS`), even when a concurrent request passed the
+/// same check as this one.
+pub(crate) async fn claim_names<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    substance_id: Uuid,
+    code: &str,
+    aliases: &[String],
+) -> Result<(), DbErr> {
+    release_names(db, substance_id).await?;
+    let mut keys: Vec<String> =
+        std::iter::once(code).chain(aliases.iter().map(String::as_str)).map(name_key).collect();
+    keys.sort();
+    keys.dedup();
+    let rows = keys.into_iter().map(|name_key| substance_name::ActiveModel {
+        organisation_id: Set(organisation_id),
+        name_key: Set(name_key),
+        substance_id: Set(substance_id),
+    });
+    substance_name::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Frees the names `substance_id` answered to (it was archived).
+async fn release_names<C: ConnectionTrait>(db: &C, substance_id: Uuid) -> Result<(), DbErr> {
+    substance_name::Entity::delete_many()
+        .filter(substance_name::Column::SubstanceId.eq(substance_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// The organisation's substances, by name; archived ones only when asked.
@@ -174,6 +209,7 @@ pub async fn create(
     .insert(&txn)
     .await
     .map_err(|e| insert_error(e, &code))?;
+    claim_names(&txn, org, substance.id, &substance.code, &aliases).await?;
     commit_change(
         txn,
         caller,
@@ -211,12 +247,18 @@ pub async fn update(
     if let Some(category) = changes.category {
         active.category = Set(stored_name(&category));
     }
-    if let Some(aliases) = aliases {
-        active.aliases = Set(serde_json::to_string(&aliases).unwrap_or_else(|_| "[]".into()));
+    if let Some(aliases) = &aliases {
+        active.aliases = Set(serde_json::to_string(aliases).unwrap_or_else(|_| "[]".into()));
     }
     active.version = Set(version);
     active.updated_at = Set(Utc::now());
     let substance = active.update(&txn).await?;
+    if let Some(aliases) = &aliases
+        && substance.archived_at.is_none()
+    {
+        claim_names(&txn, substance.organisation_id, substance.id, &substance.code, aliases)
+            .await?;
+    }
     commit_change(
         txn,
         caller,
@@ -250,6 +292,7 @@ pub async fn archive(
     active.version = Set(version);
     active.updated_at = Set(now);
     let substance = active.update(&txn).await?;
+    release_names(&txn, substance.id).await?;
     commit_change(
         txn,
         caller,
@@ -275,6 +318,10 @@ mod tests {
         let long = clean_aliases(vec!["x".repeat(61)]).unwrap_err();
         assert!(matches!(long, ServiceError::Invalid { ref field, .. } if field == "aliases[0]"));
         let twice = clean_aliases(vec!["Black Mamba".into(), "black  mamba".into()]).unwrap_err();
+        assert_eq!(
+            name_key(" Black  MAMBA "),
+            outpost_migration::m20261202_000001_create_substance_names::name_key(" Black  MAMBA ")
+        );
         assert!(matches!(twice, ServiceError::Invalid { ref field, .. } if field == "aliases[1]"));
     }
 }
