@@ -47,6 +47,23 @@ pub struct Config {
     pub login_limits: LoginLimits,
     /// argon2id cost for password hashes.
     pub password_hashing: PasswordHashing,
+    /// Limits on connections and slow clients.
+    pub connections: ConnectionLimits,
+}
+
+/// What one client can hold of the server: connections, and time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConnectionLimits {
+    /// Open connections allowed per client address (0: no cap). Behind a
+    /// reverse proxy every connection comes from the proxy: raise it or set
+    /// 0 there, and let the proxy cap clients.
+    pub per_address: usize,
+    /// A connection that sends and receives nothing for this many seconds
+    /// is closed (an idle keep-alive, or a client that stopped mid-request).
+    pub idle_timeout_secs: u64,
+    /// A request body must arrive whole within this many seconds (a client
+    /// trickling a body gets 408).
+    pub body_timeout_secs: u64,
 }
 
 /// Text or JSON logs.
@@ -74,7 +91,8 @@ pub struct SessionConfig {
 /// Brute-force protection for `POST /v1/auth/login`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LoginLimits {
-    /// Failed logins allowed per account within the window.
+    /// Failed logins allowed per account from one client address within
+    /// the window (a lock-out from one address, never from everywhere).
     pub account_failures: u64,
     /// Window for the per-account count, in seconds.
     pub account_window_secs: u64,
@@ -122,6 +140,11 @@ impl Default for Config {
                 trust_forwarded_for: false,
             },
             password_hashing: PasswordHashing { memory_kib: 19 * 1024, iterations: 2 },
+            connections: ConnectionLimits {
+                per_address: 256,
+                idle_timeout_secs: 60,
+                body_timeout_secs: 30,
+            },
         }
     }
 }

@@ -38,7 +38,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     spawn_tombstone_purge(state.clone());
-    Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
+    let limits = state.config.connections.clone();
+    let acceptor = http::connection::GuardedAcceptor::new(
+        TcpAcceptor::from_tokio(listener)?,
+        limits.per_address,
+    );
+    Server::new_with_acceptor(acceptor)
+        .idle_timeout(Duration::from_secs(limits.idle_timeout_secs.max(1)))
         .run_with_graceful_shutdown(http::app(state), shutdown, Some(Duration::from_secs(10)))
         .await?;
     Ok(())

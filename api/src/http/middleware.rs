@@ -1,7 +1,10 @@
 //! What wraps every request: a request id, the client address, a body size
-//! limit, problem bodies for the framework's errors, logs and metrics.
+//! limit, the input rules of `input`, problem bodies for the framework's errors, logs and metrics.
 
-use std::{net::IpAddr, time::Instant};
+use std::{
+    net::IpAddr,
+    time::{Duration, Instant},
+};
 
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response, Result,
@@ -109,6 +112,23 @@ fn allowed_methods(path: &str) -> Option<String> {
         .map(|(_, methods)| methods.clone())
 }
 
+/// The metrics label of a method: the standard ones by name, anything a
+/// client made up as `other`, so no client can grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 fn too_large(max: usize) -> Response {
     problem_response(Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -128,11 +148,31 @@ impl<E: Endpoint> ObserveEndpoint<E> {
         if declared.is_some_and(|len| len > max) {
             return too_large(max);
         }
+        if let Err(problem) = super::input::check_uri_length(req.uri()) {
+            return problem_response(problem);
+        }
+        if let Err(problem) = super::input::check_uri(req.uri()) {
+            return problem_response(problem);
+        }
         if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
             // A chunked body has no length to check up front: read it with
             // the limit, so no client can make the server buffer more.
-            match req.take_body().into_bytes_limit(max).await {
-                Ok(bytes) => req.set_body(bytes),
+            let within = Duration::from_secs(self.state.config.connections.body_timeout_secs);
+            let body = tokio::time::timeout(within, req.take_body().into_bytes_limit(max));
+            let Ok(body) = body.await else {
+                return problem_response(Problem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!("the request body did not arrive within {}s", within.as_secs()),
+                ));
+            };
+            match body {
+                Ok(bytes) => {
+                    if let Err(problem) = super::input::check_body(req.headers(), &bytes) {
+                        return problem_response(problem);
+                    }
+                    req.set_body(bytes)
+                }
                 Err(poem::error::ReadBodyError::PayloadTooLarge) => return too_large(max),
                 Err(err) => return problem_from_poem_error(err.into()),
             }
@@ -174,8 +214,9 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let status = response.status();
         let elapsed = started.elapsed();
         let metrics = &self.state.metrics;
-        metrics.requests.with_label_values(&[method.as_str(), status.as_str()]).inc();
-        metrics.latency.with_label_values(&[method.as_str()]).observe(elapsed.as_secs_f64());
+        let method_label = method_label(&method);
+        metrics.requests.with_label_values(&[method_label, status.as_str()]).inc();
+        metrics.latency.with_label_values(&[method_label]).observe(elapsed.as_secs_f64());
         span.in_scope(|| {
             tracing::info!(
                 status = status.as_u16(),

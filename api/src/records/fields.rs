@@ -2,7 +2,7 @@
 //! table of field specs per record type. Every failure names its field, so a
 //! device can show the worker what to fix.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use poem_openapi::types::ParseFromJSON;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -139,22 +139,43 @@ pub fn uuid(field: &str, value: &Value) -> Result<Uuid, Rejection> {
         .ok_or_else(|| Rejection::invalid(field, "must be a UUID"))
 }
 
-/// A calendar date, `YYYY-MM-DD`, not in the future.
+/// The years any date or time a record holds may fall in. Chrono reads
+/// years 0, -5000 and +200000, which a client's `format: date` parser
+/// does not; nothing in outreach work is dated outside these.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// A calendar date, `YYYY-MM-DD`, in `YEARS`.
 pub fn date(field: &str, value: &Value) -> Result<NaiveDate, Rejection> {
     let date = value
         .as_str()
+        .filter(|s| s.len() == 10)
         .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
         .ok_or_else(|| Rejection::invalid(field, "must be a date, YYYY-MM-DD"))?;
+    if !YEARS.contains(&date.year()) {
+        return Err(Rejection::invalid(field, "must be a date between 1900 and 2200"));
+    }
     Ok(date)
 }
 
-/// An RFC 3339 timestamp, normalised to UTC.
+/// An RFC 3339 timestamp in `YEARS`, normalised to UTC.
 pub fn timestamp(field: &str, value: &Value) -> Result<DateTime<Utc>, Rejection> {
-    value
+    let at = value
         .as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| Rejection::invalid(field, "must be an RFC 3339 timestamp"))
+        .ok_or_else(|| Rejection::invalid(field, "must be an RFC 3339 timestamp"))?;
+    if !YEARS.contains(&at.year()) {
+        return Err(Rejection::invalid(field, "must be a time between 1900 and 2200"));
+    }
+    Ok(at)
+}
+
+/// Whether `id` is a UUID v7, as the ids of new records must be: they are
+/// generated on the device and ordered by their time, so lists that are
+/// "oldest first" by id are in creation order. Nil, max, v1 and v4 ids
+/// are refused.
+pub fn is_uuid_v7(id: Uuid) -> bool {
+    id.get_version_num() == 7 && id.get_variant() == uuid::Variant::RFC4122
 }
 
 /// A JSON array of at most `max` items.

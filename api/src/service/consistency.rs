@@ -26,6 +26,10 @@
 //!   in `field_versions` have a revision, and none lies beyond the record.
 //! - **The mutation log.** Every `sync_mutations.result` is a JSON object
 //!   whose `status` is the row's `outcome`, so a replay can be answered.
+//! - **Street names.** Within an organisation no name (a code or a street
+//!   name, compared as `name_key` does) belongs to two active substances,
+//!   read from the substances themselves; and the `substance_names` key
+//!   holds exactly the names of the active substances, each for its own.
 //!
 //! There is no stock ledger yet; the report says so instead of checking it.
 
@@ -34,10 +38,12 @@ use std::{
     fmt,
 };
 
-use outpost_entity::{contact, incident, person, referral, sync_mutation, user};
+use outpost_entity::{
+    contact, incident, person, referral, substance, substance_name, sync_mutation, user,
+};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -162,6 +168,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<Report, DbErr> {
     feed(db, &mut report).await?;
     revisions(db, &mut report).await?;
     mutation_log(db, &mut report).await?;
+    substance_names(db, &mut report).await?;
     report.notes.push("stock: not checked, Outpost has no stock ledger yet");
     Ok(report)
 }
@@ -525,6 +532,41 @@ async fn mutation_log(db: &DatabaseConnection, report: &mut Report) -> Result<()
         "sync_mutations.result",
         "every logged result is a JSON object whose status is the row's outcome",
         bad,
+    );
+    Ok(())
+}
+
+async fn substance_names(db: &DatabaseConnection, report: &mut Report) -> Result<(), DbErr> {
+    use crate::service::reference::substances::{aliases_of, name_key};
+    let active =
+        substance::Entity::find().filter(substance::Column::ArchivedAt.is_null()).all(db).await?;
+    let mut owner: BTreeMap<(Uuid, String), HashSet<Uuid>> = BTreeMap::new();
+    for s in &active {
+        for name in std::iter::once(s.code.clone()).chain(aliases_of(s)) {
+            owner.entry((s.organisation_id, name_key(&name))).or_default().insert(s.id);
+        }
+    }
+    let ambiguous = owner.values().filter(|ids| ids.len() > 1).count() as u64;
+    report.push(
+        "substances.names_unique",
+        "no name (code or street name) answers to two active substances of an organisation",
+        ambiguous,
+    );
+    let keyed: BTreeMap<(Uuid, String), Uuid> = substance_name::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|n| ((n.organisation_id, n.name_key), n.substance_id))
+        .collect();
+    let missing = owner
+        .iter()
+        .filter(|(key, ids)| ids.len() == 1 && keyed.get(*key).is_none_or(|id| !ids.contains(id)))
+        .count();
+    let stray = keyed.keys().filter(|key| !owner.contains_key(*key)).count();
+    report.push(
+        "substances.names_keyed",
+        "substance_names holds each active substance's names, and nothing else",
+        (missing + stray) as u64,
     );
     Ok(())
 }

@@ -84,8 +84,17 @@ pub async fn login(
     if attempts > limits.address_attempts {
         return Err(LoginError::RateLimited(reset));
     }
+    // Failures are counted per account *and* address: guessing from one
+    // address stops at the limit, but a stranger who knows an admin's
+    // email cannot lock the admin out from elsewhere (a hard per-account
+    // lock would let anyone do that). Guessing from many addresses is
+    // bounded by each address's own limit and the cost of argon2id.
     // The email is hashed so no address book ends up in Redis.
-    let account_key = format!("ratelimit:login:account:{}", hash_secret(&email));
+    let account_key = format!(
+        "ratelimit:login:account:{}:{}",
+        hash_secret(&email),
+        address_bucket(meta.client_ip)
+    );
     let (failures, reset) = peek(state, &account_key).await;
     if failures >= limits.account_failures {
         return Err(LoginError::RateLimited(reset));

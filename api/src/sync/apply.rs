@@ -26,7 +26,7 @@ use crate::{
     records::{
         access, contact as contact_record,
         context::BatchContext,
-        fields::{Rejection, normalise},
+        fields::{Rejection, is_uuid_v7, normalise},
         incident as incident_record, person as person_record, referral as referral_record,
     },
 };
@@ -66,6 +66,10 @@ pub async fn apply<C: ConnectionTrait>(
         (_, MutationOp::Create) if created.contains(&(m.entity, m.id)) => {
             Ok(Ok(MutationResult::new(m, MutationStatus::Duplicate, Some(1))))
         }
+        (_, MutationOp::Create) if !is_uuid_v7(m.id) => Ok(Err(Rejection::invalid(
+            "id",
+            "must be a UUID v7 (time-ordered), generated on the device",
+        ))),
         (_, MutationOp::Create) => {
             let applied = create(db, ctx, w, m).await?;
             if applied.is_ok() {

@@ -1,6 +1,6 @@
 //! Login, wrong passwords, rate limits, logout.
 
-use outpost_tests::{Auth, PASSWORD, spawn_app, spawn_app_with};
+use outpost_tests::{Answer, Auth, PASSWORD, TestApp, spawn_app, spawn_app_with};
 use reqwest::Method;
 
 #[tokio::test]
@@ -42,22 +42,40 @@ async fn wrong_password_and_unknown_email_look_the_same() {
     assert_eq!(wrong.body["detail"], unknown.body["detail"]);
 }
 
+/// A login from a given client address (the server trusts
+/// `X-Forwarded-For` in these tests).
+async fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -> Answer {
+    let body = serde_json::json!({ "email": email, "password": password });
+    app.raw(|client, base| {
+        client.post(format!("{base}/v1/auth/login")).header("x-forwarded-for", address).json(&body)
+    })
+    .await
+}
+
 #[tokio::test]
-async fn failed_logins_are_limited_per_account() {
-    let app = spawn_app_with(|c| c.login_limits.account_failures = 3).await;
+async fn failed_logins_are_limited_per_account_and_address() {
+    let app = spawn_app_with(|c| {
+        c.login_limits.account_failures = 3;
+        c.login_limits.trust_forwarded_for = true;
+    })
+    .await;
     app.load_demo().await;
+    let guesser = "203.0.113.7";
     for _ in 0..3 {
-        app.try_login("worker1@demo.outpost.test", "wrong-password", None)
+        login_from(&app, guesser, "worker1@demo.outpost.test", "wrong-password")
             .await
             .assert_problem(401, "invalid_credentials");
     }
-    // Locked now, even with the right password.
-    let locked = app.try_login("worker1@demo.outpost.test", PASSWORD, None).await;
+    // The guesser is locked out of this account, even with the right
+    // password.
+    let locked = login_from(&app, guesser, "worker1@demo.outpost.test", PASSWORD).await;
     locked.assert_problem(429, "rate_limited");
     let retry_after: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry_after), "retry-after {retry_after}");
-    // Another account is not affected.
-    app.try_login("worker2@demo.outpost.test", PASSWORD, None).await.ok();
+    // The account's owner, elsewhere, is not: a stranger cannot lock them
+    // out. Nor is another account from the guesser's address.
+    login_from(&app, "198.51.100.20", "worker1@demo.outpost.test", PASSWORD).await.ok();
+    login_from(&app, guesser, "worker2@demo.outpost.test", PASSWORD).await.ok();
 }
 
 #[tokio::test]

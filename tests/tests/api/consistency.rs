@@ -282,6 +282,18 @@ async fn every_check_fails_when_its_rule_is_broken() {
             ],
         ),
         ("UPDATE sync_mutations SET result = 'not json'", vec![], &["sync_mutations.result"]),
+        (
+            // A street name written onto a second substance behind the
+            // key's back (as concurrent creates once could).
+            "UPDATE substances SET aliases = '[\"Spice\"]' WHERE code = 'heroin'",
+            vec![],
+            &["substances.names_unique", "substances.names_keyed"],
+        ),
+        (
+            "DELETE FROM substance_names WHERE name_key = 'rock'",
+            vec![],
+            &["substances.names_keyed"],
+        ),
     ];
 
     let mut broken = std::collections::BTreeSet::new();

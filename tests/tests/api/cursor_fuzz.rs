@@ -114,6 +114,10 @@ impl World {
 
     /// What the server must answer `caller` for `cursor`.
     fn expected(&self, caller: &Caller, cursor: &[u8]) -> Expected {
+        // No parameter may carry NUL (the server's one input rule).
+        if cursor.contains(&0) {
+            return Expected::Nul;
+        }
         let Some((org, seq, role)) = parse(cursor) else { return Expected::Invalid };
         let (last, horizon) = self.counter(caller.organisation_id);
         if org != caller.organisation_id || seq > last {
@@ -147,6 +151,7 @@ impl World {
         );
         match self.expected(caller, cursor) {
             Expected::Invalid => problem(&answer, 400, "invalid_cursor", &shown),
+            Expected::Nul => problem(&answer, 400, "invalid_text", &shown),
             Expected::Gone(codes) => {
                 let code = answer.body["code"].as_str().unwrap_or("");
                 let code = if codes.contains(&code) { code } else { codes[0] };
@@ -178,6 +183,8 @@ impl World {
 #[derive(Debug)]
 enum Expected {
     Invalid,
+    /// A NUL anywhere in a parameter: 400 `invalid_text`.
+    Nul,
     Gone(&'static [&'static str]),
     Page,
 }
