@@ -109,18 +109,22 @@ pub struct UniqueKey {
     pub detail: &'static str,
 }
 
+/// An email is a sign-in name across the whole service. The answer is the
+/// same whichever organisation holds the address, and names neither.
+pub const EMAIL_TAKEN: UniqueKey = UniqueKey {
+    postgres: "users_email_key",
+    sqlite: "users.email",
+    code: "email_taken",
+    field: Some("email"),
+    detail: "that email cannot be used for a new account: it is already a sign-in name",
+};
+
 /// Every unique key a request can run into, by meaning. A check before an
 /// insert reads the same facts, but two concurrent requests can both pass
 /// it; the database then decides, and this table turns its answer into the
 /// same 409 the check would have given.
 pub const UNIQUE_KEYS: &[UniqueKey] = &[
-    UniqueKey {
-        postgres: "users_email_key",
-        sqlite: "users.email",
-        code: "email_taken",
-        field: Some("email"),
-        detail: "that email cannot be used for a new account: it is already a sign-in name",
-    },
+    EMAIL_TAKEN,
     UniqueKey {
         postgres: "substance_names_pkey",
         sqlite: "substance_names.organisation_id, substance_names.name_key",

@@ -101,7 +101,7 @@ pub async fn create_with_admin(
     if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.is_some() {
         return Err(ServiceError::Conflict {
             code: "email_taken",
-            detail: "that email already has an account".into(),
+            detail: crate::db::EMAIL_TAKEN.detail.into(),
         });
     }
     let now = Utc::now();

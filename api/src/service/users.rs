@@ -224,8 +224,10 @@ pub async fn create(
     let site_ids = check_sites(&txn, caller.organisation_id(), &new.site_ids).await?;
     if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.is_some() {
         return Err(ServiceError::Conflict {
+            // The same answer as the key gives a concurrent create, and
+            // the same whichever organisation holds the address.
             code: "email_taken",
-            detail: "that email already has an account".into(),
+            detail: crate::db::EMAIL_TAKEN.detail.into(),
         });
     }
     let user =
