@@ -161,6 +161,15 @@ impl ApiError {
         Self::Conflict(Json(Problem::new(StatusCode::CONFLICT, code, detail.into())))
     }
 
+    /// 409 for a unique value that is taken, naming its field.
+    pub fn taken(key: crate::db::UniqueKey) -> Self {
+        let problem = Problem::new(StatusCode::CONFLICT, key.code, key.detail.to_owned());
+        Self::Conflict(Json(match key.field {
+            Some(field) => problem.with_field(field),
+            None => problem,
+        }))
+    }
+
     /// 422 naming the field at fault.
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
         Self::Unprocessable(Json(
@@ -220,11 +229,7 @@ impl From<sea_orm::DbErr> for ApiError {
         // restart, a lost connection or an exhausted pool: the client can
         // retry. Anything else is a fault of ours.
         if let Some(key) = crate::db::unique_key_taken(&err) {
-            let problem = Problem::new(StatusCode::CONFLICT, key.code, key.detail.to_owned());
-            return Self::Conflict(Json(match key.field {
-                Some(field) => problem.with_field(field),
-                None => problem,
-            }));
+            return Self::taken(key);
         }
         if crate::db::is_transient(&err) { Self::unavailable(&err) } else { Self::internal(&err) }
     }

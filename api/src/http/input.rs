@@ -1,7 +1,7 @@
 //! Rules every request's input obeys before any operation sees it, so they
 //! hold for every field of every operation at once:
 //!
-//! - A URI of at most 8 KiB (414 beyond).
+//! - A URI of at most 8 KiB (414 beyond), headers of at most 16 KiB (431).
 //! - No NUL character anywhere: in the path, a query parameter or a JSON
 //!   string (key or value). Postgres cannot store NUL in text, and no
 //!   field has a use for it; one rule here instead of one per field (a NUL
@@ -40,6 +40,25 @@ pub fn check_uri_length(uri: &Uri) -> Result<(), Problem> {
             StatusCode::URI_TOO_LONG,
             "uri_too_long",
             format!("the request URI is {len} bytes; at most {MAX_URI_BYTES} are accepted"),
+        ));
+    }
+    Ok(())
+}
+
+/// The most header bytes (names and values) a request may carry. A token,
+/// a key and the usual headers take well under 2 KiB.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuses headers larger than `MAX_HEADER_BYTES` in all: 431.
+pub fn check_headers(headers: &poem::http::HeaderMap) -> Result<(), Problem> {
+    let total: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if total > MAX_HEADER_BYTES {
+        return Err(Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "the request headers hold {total} bytes; at most {MAX_HEADER_BYTES} are accepted"
+            ),
         ));
     }
     Ok(())

@@ -148,7 +148,9 @@ impl<E: Endpoint> ObserveEndpoint<E> {
         if declared.is_some_and(|len| len > max) {
             return too_large(max);
         }
-        if let Err(problem) = super::input::check_uri_length(req.uri()) {
+        if let Err(problem) = super::input::check_uri_length(req.uri())
+            .and_then(|()| super::input::check_headers(req.headers()))
+        {
             return problem_response(problem);
         }
         if let Err(problem) = super::input::check_uri(req.uri()) {

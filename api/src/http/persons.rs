@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
-    records::{self, Created},
+    records::{self, Created, Deleted},
     security::Credentials,
 };
 use crate::{
@@ -286,5 +286,22 @@ impl PersonsApi {
         let person = service::get_person(&state.db, &actor, id.0).await?;
         let etag = records::etag(person.version);
         Ok(PersonFound::Ok(Json(person), etag))
+    }
+
+    /// Erase a person (managers and admins): their details are cleared,
+    /// their id stays so the contacts and referrals that counted them still
+    /// add up, and the conflicts about them are closed with their values
+    /// cleared. Erasing them again answers 204 too.
+    #[oai(path = "/v1/persons/:id", method = "delete", operation_id = "delete_person")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The person.
+        id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
+        records::delete(&state, &actor, EntityKind::Person, id.0).await?;
+        Ok(Deleted::Deleted)
     }
 }

@@ -39,6 +39,9 @@ pub enum ServiceError {
         /// For people.
         detail: String,
     },
+    /// A unique value (an email, a code) is taken: 409 naming the field.
+    #[error("{}", .0.detail)]
+    Taken(crate::db::UniqueKey),
     /// A value is invalid.
     #[error("{field}: {detail}")]
     Invalid {
@@ -80,6 +83,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::Forbidden { code, detail } => ApiError::forbidden(code, detail),
             ServiceError::Conflict { code, detail } => ApiError::conflict(code, detail),
+            ServiceError::Taken(key) => ApiError::taken(key),
             ServiceError::Invalid { field, detail } => ApiError::invalid(&field, detail),
             ServiceError::Db(db) => db.into(),
             ServiceError::Busy => ApiError::busy(),

@@ -99,10 +99,9 @@ pub async fn create_with_admin(
         });
     }
     if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.is_some() {
-        return Err(ServiceError::Conflict {
-            code: "email_taken",
-            detail: crate::db::EMAIL_TAKEN.detail.into(),
-        });
+        // The same answer as the key gives a concurrent create, and the
+        // same whichever organisation holds the address.
+        return Err(ServiceError::Taken(crate::db::EMAIL_TAKEN));
     }
     let now = Utc::now();
     let org = organisation::ActiveModel {

@@ -223,12 +223,9 @@ pub async fn create(
     let txn = state.db.begin().await?;
     let site_ids = check_sites(&txn, caller.organisation_id(), &new.site_ids).await?;
     if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.is_some() {
-        return Err(ServiceError::Conflict {
-            // The same answer as the key gives a concurrent create, and
-            // the same whichever organisation holds the address.
-            code: "email_taken",
-            detail: crate::db::EMAIL_TAKEN.detail.into(),
-        });
+        // The same answer as the key gives a concurrent create, and the
+        // same whichever organisation holds the address.
+        return Err(ServiceError::Taken(crate::db::EMAIL_TAKEN));
     }
     let user =
         insert_row(&txn, caller.organisation_id(), email, display_name, new.role, password_hash)

@@ -88,6 +88,11 @@ impl ServerProcess {
         let _ = self.child.wait();
     }
 
+    /// The process id, e.g. to read its memory from `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The end of the process's log, for failure messages.
     pub fn log_tail(&self) -> String {
         tail(&self.log)
