@@ -17,7 +17,7 @@ use outpost_migration::{Migrator, MigratorTrait};
 
 /// Outpost: records for outreach teams, captured offline and synced later.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "outpost", version, about)]
 struct Cli {
     /// A TOML configuration file (also `OUTPOST_CONFIG`); `OUTPOST_*`
     /// environment variables override it.
@@ -102,6 +102,9 @@ enum AdminAction {
 /// separate process so they can kill it.
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    for warning in Config::unknown_env_vars(std::env::vars().map(|(name, _)| name)) {
+        eprintln!("warning: {warning}");
+    }
     let config = Config::load(cli.config).context("reading configuration")?;
     match cli.command {
         Command::Openapi { output } => {
@@ -109,10 +112,10 @@ pub async fn run() -> anyhow::Result<()> {
             match output {
                 Some(path) => std::fs::write(&path, spec)
                     .with_context(|| format!("writing {}", path.display()))?,
-                None => print!("{spec}"),
+                None => out(&spec)?,
             }
         }
-        Command::Config => print!("{}", config.redacted_toml()),
+        Command::Config => out(&config.redacted_toml())?,
         Command::Serve { demo } => serve(config, demo).await?,
         Command::Migrate { action } => {
             telemetry::init(config.log_format);
@@ -120,13 +123,22 @@ pub async fn run() -> anyhow::Result<()> {
             match action {
                 MigrateAction::Up => Migrator::up(&db, None).await?,
                 MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
-                MigrateAction::Status => Migrator::status(&db).await?,
+                MigrateAction::Status => {
+                    // Plain lines on stdout (the library's own status goes
+                    // to the log, with colours).
+                    let mut lines = String::new();
+                    for m in Migrator::get_migration_with_status(&db).await? {
+                        let status = format!("{:?}", m.status()).to_lowercase();
+                        lines.push_str(&format!("{status:<8} {}\n", m.name()));
+                    }
+                    out(&lines)?;
+                }
             }
         }
         Command::Admin { action: AdminAction::Check } => {
             let db = db::connect(&config.effective_database_url(), 1).await?;
             let report = consistency::run(&db).await?;
-            println!("{report}");
+            out(&format!("{report}\n"))?;
             if !report.is_consistent() {
                 anyhow::bail!("the database is inconsistent");
             }
@@ -153,14 +165,31 @@ pub async fn run() -> anyhow::Result<()> {
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("created organisation {} ({})", org.name, org.id);
-            println!("first admin: {} ({})", admin.email, admin.id);
+            let mut said = format!(
+                "created organisation {} ({})\nfirst admin: {} ({})\n",
+                org.name, org.id, admin.email, admin.id
+            );
             if generated {
-                println!("generated password (shown once, change it after signing in): {password}");
+                said.push_str(&format!(
+                    "generated password (shown once, change it after signing in): {password}\n"
+                ));
             }
+            out(&said)?;
         }
     }
     Ok(())
+}
+
+/// Writes `text` to standard output. A reader that went away (`outpost
+/// openapi | head`) ends the output quietly instead of panicking, as
+/// `print!` does on a broken pipe.
+fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 async fn serve(config: Config, load_demo: bool) -> anyhow::Result<()> {

@@ -164,6 +164,49 @@ impl Config {
             .map_err(Box::new)
     }
 
+    /// Every setting's environment variable (`OUTPOST_SESSION__IDLE_TTL_SECS`),
+    /// from the configuration's own shape, so the list cannot drift from it.
+    pub fn env_vars() -> Vec<String> {
+        fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+            let Some(map) = value.as_object() else { return };
+            for (key, value) in map {
+                let name = format!("{prefix}{}", key.to_uppercase());
+                if value.is_object() {
+                    walk(&format!("{name}__"), value, out);
+                } else {
+                    out.push(name);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk("OUTPOST_", &serde_json::to_value(Config::default()).unwrap_or_default(), &mut out);
+        // Unset by default, so absent from the serialised defaults.
+        out.extend(["OUTPOST_DATABASE_URL".to_owned(), "OUTPOST_REDIS_URL".to_owned()]);
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Warnings for `OUTPOST_*` variables in `vars` that are no setting (a
+    /// typo such as `OUTPOST_SESSION_IDLE_TTL_SECS` would otherwise be
+    /// ignored without a word), with the setting meant when one is close.
+    pub fn unknown_env_vars(vars: impl Iterator<Item = String>) -> Vec<String> {
+        let known = Self::env_vars();
+        // Variables that are read elsewhere: the configuration file, the
+        // admin password of `admin create-org`, and the test harness's.
+        let other = |name: &str| {
+            matches!(name, "OUTPOST_CONFIG" | "OUTPOST_ADMIN_PASSWORD")
+                || name.starts_with("OUTPOST_TEST_")
+        };
+        let squash = |name: &str| name.replace('_', "");
+        vars.filter(|name| name.starts_with("OUTPOST_") && !known.contains(name) && !other(name))
+            .map(|name| match known.iter().find(|k| squash(k) == squash(&name)) {
+                Some(meant) => format!("{name} is not a setting; did you mean {meant}?"),
+                None => format!("{name} is not a setting and is ignored (see `outpost config`)"),
+            })
+            .collect()
+    }
+
     /// The database URL in force: the configured one, or the embedded SQLite
     /// file.
     pub fn effective_database_url(&self) -> String {
@@ -234,6 +277,7 @@ impl fmt::Debug for Config {
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("session", &self.session)
             .field("login_limits", &self.login_limits)
+            .field("connections", &self.connections)
             .finish_non_exhaustive()
     }
 }
@@ -254,5 +298,37 @@ mod tests {
             Config { database_url: Some("postgres://u:hunter2@h/db".into()), ..Config::default() };
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(!config.redacted_toml().contains("hunter2"));
+    }
+
+    #[test]
+    fn mistyped_variables_are_named_with_the_setting_meant() {
+        let vars = [
+            "OUTPOST_SESSION_IDLE_TTL_SECS",
+            "OUTPOST_SESSION__IDLE_TTL_SECS",
+            "OUTPOST_LISTEN",
+            "OUTPOST_NONSENSE",
+            "OUTPOST_TEST_DATABASE_URL",
+            "PATH",
+        ];
+        let warnings = Config::unknown_env_vars(vars.iter().map(|v| v.to_string()));
+        assert_eq!(
+            warnings,
+            [
+                "OUTPOST_SESSION_IDLE_TTL_SECS is not a setting; did you mean \
+                 OUTPOST_SESSION__IDLE_TTL_SECS?",
+                "OUTPOST_NONSENSE is not a setting and is ignored (see `outpost config`)",
+            ]
+        );
+        assert!(Config::env_vars().contains(&"OUTPOST_CONNECTIONS__PER_ADDRESS".to_owned()));
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting() {
+        let readme = include_str!("../../README.md");
+        let missing: Vec<String> = Config::env_vars()
+            .into_iter()
+            .filter(|name| !readme.contains(&format!("`{name}`")))
+            .collect();
+        assert!(missing.is_empty(), "README.md's configuration table lacks {missing:?}");
     }
 }

@@ -21,9 +21,56 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
                 .foreign_keys(true)
         });
     } else {
+        ensure_postgres_database(url).await?;
         options.max_connections(max_connections).min_connections(1);
     }
     Ok(Database::connect(options).await?)
+}
+
+/// Creates the Postgres database `url` names when it does not exist yet
+/// (a fresh server has only `postgres`), when the role may; otherwise says
+/// exactly what to run.
+async fn ensure_postgres_database(url: &str) -> anyhow::Result<()> {
+    use sea_orm::sqlx::{
+        Connection, Executor,
+        postgres::{PgConnectOptions, PgConnection},
+    };
+    let target: PgConnectOptions = url.parse()?;
+    let err = match PgConnection::connect_with(&target).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            return Ok(());
+        }
+        Err(err) => err,
+    };
+    let missing = matches!(&err, SqlxError::Database(db) if db.code().as_deref() == Some("3D000"));
+    let Some(name) = target.get_database().filter(|_| missing).map(str::to_owned) else {
+        return Err(err.into());
+    };
+    let maintenance = target.clone().database("postgres");
+    let created = async {
+        let mut conn = PgConnection::connect_with(&maintenance).await?;
+        let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        // A name we quoted ourselves, so the SQL is ours.
+        conn.execute(sea_orm::sqlx::AssertSqlSafe(create)).await?;
+        conn.close().await
+    };
+    match created.await {
+        Ok(()) => {
+            tracing::info!(database = %name, "created the database, which did not exist");
+            Ok(())
+        }
+        // Another instance created it at the same moment.
+        Err(SqlxError::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
+        Err(create_err) => anyhow::bail!(
+            "database \"{name}\" does not exist, and this role may not create it \
+             ({create_err}). Create it once, as a role that may: \
+             createdb -h {host} -p {port} -U <user> {name}  \
+             (or: psql -h {host} -p {port} -U <user> -c 'CREATE DATABASE \"{name}\"')",
+            host = target.get_host(),
+            port = target.get_port(),
+        ),
+    }
 }
 
 /// Applies every pending migration.

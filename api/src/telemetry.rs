@@ -1,5 +1,7 @@
 //! Structured logs with `tracing`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::LogFormat;
@@ -12,6 +14,9 @@ pub fn init(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
-        LogFormat::Text => registry.with(fmt::layer().compact()).try_init(),
+        // Colours only for a person at a terminal, never in a file or pipe.
+        LogFormat::Text => registry
+            .with(fmt::layer().compact().with_ansi(std::io::stdout().is_terminal()))
+            .try_init(),
     };
 }
