@@ -274,6 +274,8 @@ pub fn problem_from_poem_error(err: poem::Error) -> Response {
         Problem::internal().detail.unwrap_or_default()
     } else if status == StatusCode::NOT_FOUND {
         "no such resource".to_owned()
+    } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        "send the body as JSON with `Content-Type: application/json`".to_owned()
     } else if status == StatusCode::UNAUTHORIZED {
         "missing or malformed credentials: send `Authorization: Bearer <token>` or an \
          `X-Api-Key` header"

@@ -84,8 +84,7 @@ fn client_ip(req: &Request, trust_forwarded_for: bool) -> IpAddr {
 fn allowed_methods(path: &str) -> Option<String> {
     static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, String)>> = std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| {
-        let spec: serde_json::Value = serde_json::from_str(&super::spec_json()).unwrap_or_default();
-        let Some(paths) = spec["paths"].as_object() else { return Vec::new() };
+        let Some(paths) = super::spec_value()["paths"].as_object() else { return Vec::new() };
         paths
             .iter()
             .map(|(template, operations)| {
@@ -129,6 +128,34 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// A body or parameter the framework could not parse, as a problem naming
+/// the field (and the allowed values of an enumeration): the framework's
+/// own message names a type, not a field (`http::locate`).
+fn parse_failure(err: &poem::Error, method: &str, path: &str, body: &[u8]) -> Option<Problem> {
+    use poem_openapi::error::{ParseParamError, ParseRequestPayloadError};
+    let spec = super::spec_value();
+    if err.is::<ParseRequestPayloadError>() {
+        let located = super::locate::body_error(spec, method, path, body)?;
+        let detail = if located.field.is_empty() {
+            format!("the body is {}", located.detail)
+        } else {
+            format!("`{}` {}", located.field, located.detail)
+        };
+        let problem = Problem::new(StatusCode::BAD_REQUEST, "invalid_body", detail);
+        return Some(if located.field.is_empty() {
+            problem
+        } else {
+            problem.with_field(located.field)
+        });
+    }
+    let param = err.downcast_ref::<ParseParamError>()?;
+    let detail = match super::locate::parameter_values(spec, method, path, param.name) {
+        Some(values) => format!("`{}` must be one of: {values}", param.name),
+        None => format!("`{}`: {}", param.name, param.reason),
+    };
+    Some(Problem::new(StatusCode::BAD_REQUEST, "invalid_parameter", detail).with_field(param.name))
+}
+
 fn too_large(max: usize) -> Response {
     problem_response(Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -140,6 +167,10 @@ fn too_large(max: usize) -> Response {
 impl<E: Endpoint> ObserveEndpoint<E> {
     async fn handle(&self, mut req: Request) -> Response {
         let max = self.state.config.max_body_bytes;
+        let (method, path) = (req.method().as_str().to_owned(), req.uri().path().to_owned());
+        // Kept (a reference count, not a copy) to name the field of a body
+        // the framework cannot parse.
+        let mut sent = bytes::Bytes::new();
         let declared = req
             .headers()
             .get(poem::http::header::CONTENT_LENGTH)
@@ -173,6 +204,7 @@ impl<E: Endpoint> ObserveEndpoint<E> {
                     if let Err(problem) = super::input::check_body(req.headers(), &bytes) {
                         return problem_response(problem);
                     }
+                    sent = bytes.clone();
                     req.set_body(bytes)
                 }
                 Err(poem::error::ReadBodyError::PayloadTooLarge) => return too_large(max),
@@ -181,7 +213,10 @@ impl<E: Endpoint> ObserveEndpoint<E> {
         }
         match self.inner.call(req).await {
             Ok(output) => output.into_response(),
-            Err(err) => problem_from_poem_error(err),
+            Err(err) => match parse_failure(&err, &method, &path, &sent) {
+                Some(problem) => problem_response(problem),
+                None => problem_from_poem_error(err),
+            },
         }
     }
 }

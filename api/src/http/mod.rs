@@ -11,6 +11,7 @@ pub mod devices;
 pub mod incidents;
 pub mod input;
 pub mod kit_items;
+pub mod locate;
 pub mod me;
 pub mod middleware;
 pub mod organisation;
@@ -114,6 +115,13 @@ pub fn spec_json() -> String {
     let mut spec = api_service().spec();
     spec.push('\n');
     spec
+}
+
+/// The spec, parsed once: what the middleware consults to name the field
+/// of a parse failure and the methods of a path.
+pub fn spec_value() -> &'static serde_json::Value {
+    static SPEC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| serde_json::from_str(&spec_json()).unwrap_or_default())
 }
 
 #[handler]

@@ -104,3 +104,46 @@ async fn secrets_are_never_stored_in_clear() {
     assert!(worker.password_hash.starts_with("$argon2id$"));
     assert!(!worker.password_hash.contains(outpost_tests::PASSWORD));
 }
+
+/// A refused body or parameter says which field and what it must be: the
+/// framework's own message names a type ("SubstanceInput"), not the field.
+#[tokio::test]
+async fn a_parse_failure_names_the_field_and_the_allowed_values() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let admin = app.login("admin@demo.outpost.test").await;
+
+    let missing = app.post("/v1/substances", &admin, json!({ "code": "x", "name": "X" })).await;
+    let body = missing.assert_problem(400, "invalid_body");
+    assert_eq!(body["field"], "category", "{}", missing.text);
+
+    let wrong = json!({ "code": "x", "name": "X", "category": "nonsense" });
+    let answer = app.post("/v1/substances", &admin, wrong).await;
+    let body = answer.assert_problem(400, "invalid_body");
+    assert_eq!(body["field"], "category");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("must be one of:") && detail.contains("opioid"), "{detail}");
+
+    let worker = app.login("worker1@demo.outpost.test").await;
+    let site = app.get("/v1/me", &worker).await.ok()["sites"][0]["id"].clone();
+    let contact = json!({
+        "id": uuid::Uuid::now_v7(), "site_id": site, "contact_type": "drop_in",
+        "occurred_at": "2026-12-01T22:00:00Z",
+        "kit_lines": [{ "item": "foil", "quantity": 1 }, { "item": 5, "quantity": 1 }],
+    });
+    let answer = app.post("/v1/contacts", &worker, contact).await;
+    assert_eq!(answer.assert_problem(400, "invalid_body")["field"], "kit_lines[1].item");
+
+    let answer = app.get("/v1/sync/conflicts?status=nonsense", &admin).await;
+    let body = answer.assert_problem(400, "invalid_parameter");
+    assert_eq!(body["field"], "status");
+    assert!(body["detail"].as_str().unwrap().contains("open, resolved"), "{}", answer.text);
+
+    let answer = app
+        .raw(|c, base| {
+            c.post(format!("{base}/v1/auth/login")).header("content-type", "text/plain").body("x")
+        })
+        .await;
+    let body = answer.assert_problem(415, "unsupported_media_type");
+    assert!(body["detail"].as_str().unwrap().contains("application/json"), "{}", answer.text);
+}
