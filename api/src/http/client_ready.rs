@@ -2,10 +2,10 @@
 //! read (openapi-typescript, openapi-python-client; `.ci/clients.sh` proves
 //! it by generating both and running a sync scenario with each).
 //!
-//! poem-openapi writes the spec from the types; three of its habits mislead
-//! generators, and [`ClientReady`] corrects them in the registry, before the
-//! spec is serialised, so `/openapi.json`, `/docs` and the committed file
-//! all carry the corrected spec:
+//! poem-openapi writes the spec from the types; some of its habits mislead
+//! generators and people, and [`ClientReady`] corrects them in the
+//! registry, before the spec is serialised, so `/openapi.json`, `/docs` and
+//! the committed file all carry the corrected spec:
 //!
 //! 1. A documented field of a named type (an enum such as `status`, or an
 //!    object) is written as `allOf: [{$ref}, {description}]`. A second,
@@ -19,7 +19,10 @@
 //!    every schema a response can reach are marked `nullable`.
 //! 3. `chrono::NaiveDate` is written with the format `naive-date`, which no
 //!    generator knows; the standard format for `YYYY-MM-DD` is `date`.
-//! 4. A free-form map of values by field name (`HashMap<String, Value>`:
+//! 4. Request bodies get the examples of `http::examples`, which work when
+//!    pressed on the docs page (Swagger's own placeholders do not: its
+//!    placeholder device id was claimed by the first login that sent it).
+//! 5. A free-form map of values by field name (`HashMap<String, Value>`:
 //!    a mutation's `fields`, a resolution's `values`) is an unnamed inline
 //!    object, so each generator invents a name per use (openapi-python-client:
 //!    `MutationInFieldsType0` once the field is nullable). It becomes one
@@ -71,6 +74,9 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
                 named_field_values |= name_field_values(property);
             }
             tidy_schema(schema);
+            if let Some(example) = super::examples::request_example(name) {
+                schema.example = Some(example);
+            }
             if returned.contains(name) {
                 mark_options_nullable(schema);
             }

@@ -8,6 +8,7 @@ pub mod client_ready;
 pub mod connection;
 pub mod contacts;
 pub mod devices;
+pub mod examples;
 pub mod incidents;
 pub mod input;
 pub mod kit_items;
@@ -42,27 +43,45 @@ pub enum ApiTags {
     Auth,
     /// Who the caller is.
     Me,
-    /// The caller's organisation.
-    Organisation,
-    /// Sites: day centres, hostels, shelters, teams, vans.
-    Sites,
+    /// Sync: push, pull, conflicts.
+    Sync,
+    /// Field records: people, contacts, incidents, referrals.
+    Records,
     /// Reference data: kit catalogue, substances, partner services.
     Reference,
+    /// Sites: day centres, hostels, shelters, teams, vans.
+    Sites,
     /// Staff accounts.
     Users,
     /// Registered devices.
     Devices,
     /// Integrators' API keys.
     ApiKeys,
-    /// Field records: people, contacts, incidents, referrals.
-    Records,
-    /// Sync: push, pull, conflicts.
-    Sync,
+    /// The caller's organisation.
+    Organisation,
     /// The audit trail.
     Audit,
     /// Health and readiness.
     System,
 }
+
+/// The tags in the order a newcomer needs them (the docs page shows them
+/// so): signing in and syncing first, administration last. poem-openapi
+/// sorts them by name; `spec_json` puts them in this order.
+const TAG_ORDER: [&str; 12] = [
+    "Auth",
+    "Me",
+    "Sync",
+    "Records",
+    "Reference",
+    "Sites",
+    "Users",
+    "Devices",
+    "ApiKeys",
+    "Organisation",
+    "Audit",
+    "System",
+];
 
 /// Every API of the server, in spec order: the directory and staff, then
 /// the field records and sync, then operations. (Nested because the
@@ -112,9 +131,29 @@ pub fn api_service() -> OpenApiService<client_ready::ClientReady<OutpostApi>, ()
 
 /// The spec as committed under `openapi/openapi.json`.
 pub fn spec_json() -> String {
-    let mut spec = api_service().spec();
+    let spec = api_service().spec();
+    let mut spec = tags_in_newcomer_order(&spec).unwrap_or(spec);
     spec.push('\n');
     spec
+}
+
+/// One entry of the spec's top-level `tags`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Tag {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+}
+
+/// `spec` with its top-level `tags` in `TAG_ORDER`, the rest as written.
+fn tags_in_newcomer_order(spec: &str) -> Option<String> {
+    let start = spec.find("\n  \"tags\": [")? + 1;
+    let end = start + spec[start..].find("\n  ],\n")? + "\n  ]".len();
+    let block = &spec[start..end];
+    let mut tags: Vec<Tag> = serde_json::from_str(&block[block.find('[')?..]).ok()?;
+    tags.sort_by_key(|t| TAG_ORDER.iter().position(|n| *n == t.name).unwrap_or(usize::MAX));
+    let array = serde_json::to_string_pretty(&tags).ok()?.replace('\n', "\n  ");
+    Some(format!("{}  \"tags\": {array}{}", &spec[..start], &spec[end..]))
 }
 
 /// The spec, parsed once: what the middleware consults to name the field
@@ -135,12 +174,22 @@ fn metrics(state: Data<&AppState>) -> String {
 /// The whole application: API, spec, docs page, metrics, middleware.
 pub fn app(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     let service = api_service();
-    let docs = service.swagger_ui();
-    let spec = service.spec_endpoint();
+    // The docs page and /openapi.json serve the committed spec (tags in
+    // newcomer order), not the framework's own rendering of it.
+    let spec = spec_json();
+    let docs = service.swagger_ui_html().replace(&service.spec(), spec.trim_end());
     let routes = Route::new()
         .nest("/", service)
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                poem::Response::builder().content_type("application/json").body(spec.clone())
+            }),
+        )
+        .nest(
+            "/docs",
+            Route::new().at("/", poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone()))),
+        )
         .at("/metrics", get(metrics));
     routes
         .with(CatchPanic::new().with_handler(|_| problem_response(Problem::internal())))

@@ -63,3 +63,18 @@ async fn the_server_serves_its_spec_and_docs() {
     assert_eq!(docs.status.as_u16(), 200);
     assert!(docs.text.contains("swagger"), "docs page: {}", &docs.text[..docs.text.len().min(200)]);
 }
+
+/// The docs page and the spec list the tags in the order a newcomer needs
+/// them: signing in and syncing first, administration last.
+#[tokio::test]
+async fn tags_come_in_the_order_a_newcomer_needs_them() {
+    let app = spawn_app().await;
+    let spec = app.call(Method::GET, "/openapi.json", Auth::None, None).await.body;
+    let names: Vec<&str> =
+        spec["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(&names[..4], ["Auth", "Me", "Sync", "Records"], "{names:?}");
+    assert_eq!(names.last(), Some(&"System"));
+    let docs = app.call(Method::GET, "/docs", Auth::None, None).await.text;
+    let at = |tag: &str| docs.find(&format!("\"name\": \"{tag}\"")).unwrap();
+    assert!(at("Auth") < at("Sync") && at("Sync") < at("ApiKeys"), "the docs page's tag order");
+}

@@ -1,0 +1,155 @@
+//! The example of every request body, as the docs page (`/docs`) offers
+//! it and generated clients document it. Each one works when pressed, in
+//! the order a newcomer meets them, against `outpost serve --demo`: the
+//! login is the demo worker's, with no device (a fixed device id would be
+//! claimed by the first account that tried it, and refused to the next);
+//! records carry fixed UUID v7 ids, so the contact, incident and referral
+//! examples name the person of the person example, and pressing a create
+//! twice answers the stored record (200). A test presses them all
+//! (`tests/tests/api/examples.rs`) and another fails when a request body
+//! has none.
+//!
+//! Kept by schema name, in one place, so a body's example changes with it.
+
+use serde_json::{Value, json};
+
+/// The example person's id (create it first: the other records name it).
+pub const PERSON_ID: &str = "0193b6a0-0000-7000-8000-000000000001";
+/// The example contact's id.
+pub const CONTACT_ID: &str = "0193b6a0-0000-7000-8000-000000000002";
+/// The example incident's id.
+pub const INCIDENT_ID: &str = "0193b6a0-0000-7000-8000-000000000003";
+/// The example referral's id.
+pub const REFERRAL_ID: &str = "0193b6a0-0000-7000-8000-000000000004";
+/// The example referral step's id.
+pub const STEP_ID: &str = "0193b6a0-0000-7000-8000-000000000005";
+
+/// The example of the request body schema `name`, if it has one.
+pub fn request_example(name: &str) -> Option<Value> {
+    Some(match name {
+        "LoginRequest" => json!({
+            "email": "worker1@demo.outpost.test",
+            "password": "outpost-demo",
+        }),
+        "UpdateOrganisation" => json!({ "name": "Demo Outreach" }),
+        "CreateSite" => json!({ "name": "Canal Street Van", "kind": "van", "area": "Canal ward" }),
+        "UpdateSite" => json!({ "area": "Canal and harbour wards" }),
+        "CreateKitItem" => json!({
+            "code": "fentanyl_test_strip",
+            "name": "Fentanyl test strip",
+            "category": "other",
+            "unit": "each",
+        }),
+        "UpdateKitItem" => json!({ "unit": "pack of 10" }),
+        "CreateSubstance" => json!({
+            "code": "nitazene",
+            "name": "Nitazenes",
+            "category": "opioid",
+            "aliases": ["nitaz"],
+        }),
+        "UpdateSubstance" => json!({ "aliases": ["nitaz", "isos"] }),
+        "CreatePartnerService" => json!({
+            "name": "Harbour Drug and Alcohol Service",
+            "service_type": "drug_alcohol_treatment",
+            "contact_route": "Phone 01632 960123, or walk in",
+            "opening_hours": "Mon-Fri 9:00-17:00",
+            "area": "Harbour ward",
+        }),
+        "UpdatePartnerService" => json!({ "opening_hours": "Mon-Sat 9:00-17:00" }),
+        "CreateUser" => json!({
+            "email": "worker3@demo.outpost.test",
+            "display_name": "Demo Worker Three",
+            "role": "worker",
+            "password": "correct horse battery staple",
+            "site_ids": [],
+        }),
+        "UpdateUser" => json!({ "display_name": "Demo Worker Three (nights)" }),
+        "CreateApiKey" => json!({ "name": "Monthly returns export", "scopes": ["records:read"] }),
+        "CreatePerson" => json!({
+            "id": PERSON_ID,
+            "alias": "Gaz",
+            "initials": "GM",
+            "name_quality": "street_name",
+            "birth_year": 1984,
+            "dob_quality": "approximate",
+            "gender": "man",
+            "description": "Tall, grey beard, usually by the station",
+            "risk_flags": [{
+                "kind": "recent_overdose",
+                "priority": "high",
+                "expires_on": "2027-01-31",
+                "note": "Overdosed on 28 November",
+            }],
+        }),
+        "UpdatePerson" => json!({ "alias": "Gary" }),
+        "CreateContact" => json!({
+            "id": CONTACT_ID,
+            "occurred_at": "2026-12-01T22:15:00Z",
+            "location_area": "Station underpass",
+            "person_id": PERSON_ID,
+            "contact_type": "street_outreach",
+            "living_situation": "rough_sleeping",
+            "interventions": ["harm_reduction_advice", "nps_information"],
+            "substances": [{ "substance": "Spice", "known_by": "self_reported" }],
+            "kit_lines": [
+                { "item": "foil", "quantity": 2 },
+                { "item": "naloxone_nasal", "quantity": 1 },
+            ],
+        }),
+        "CreateIncident" => json!({
+            "id": INCIDENT_ID,
+            "occurred_at": "2026-12-01T23:05:00Z",
+            "location_area": "Station underpass",
+            "incident_type": "naloxone_administered",
+            "severity": "serious",
+            "people": [{ "person_id": PERSON_ID }],
+            "substances": ["heroin"],
+            "ambulance_called": true,
+            "ambulance_arrived": true,
+            "naloxone_doses": 2,
+            "rescue_breaths": true,
+            "outcome": "taken_to_hospital",
+        }),
+        "CreateReferral" => json!({
+            "id": REFERRAL_ID,
+            "person_id": PERSON_ID,
+            "occurred_at": "2026-12-02T09:00:00Z",
+            "service_type": "drug_alcohol_treatment",
+            "reason": "Wants to start a script after the overdose",
+            "urgency": "urgent",
+            "consent_to_share": true,
+        }),
+        "UpdateReferral" => json!({ "urgency": "emergency" }),
+        "CreateReferralStep" => json!({
+            "id": STEP_ID,
+            "status": "sent",
+            "occurred_at": "2026-12-02T09:30:00Z",
+            "note": "Referral form emailed to the service",
+        }),
+        "PushRequest" => json!({
+            "mutations": [
+                {
+                    "mutation_id": "0193b6a0-0000-7000-8000-000000000021",
+                    "entity": "person",
+                    "id": "0193b6a0-0000-7000-8000-000000000011",
+                    "op": "create",
+                    "fields": { "alias": "Shaz", "name_quality": "street_name" },
+                },
+                {
+                    "mutation_id": "0193b6a0-0000-7000-8000-000000000022",
+                    "entity": "contact",
+                    "id": "0193b6a0-0000-7000-8000-000000000012",
+                    "op": "create",
+                    "fields": {
+                        "occurred_at": "2026-12-01T22:40:00Z",
+                        "person_id": "0193b6a0-0000-7000-8000-000000000011",
+                        "contact_type": "street_outreach",
+                        "kit_lines": [{ "item": "injecting_pack_basic", "quantity": 1 }],
+                    },
+                },
+            ],
+        }),
+        "ResolveConflict" => json!({ "resolution": "keep_theirs" }),
+        _ => return None,
+    })
+}
