@@ -9,6 +9,7 @@ mod api {
     mod consistency;
     mod cursor_fuzz;
     mod errors;
+    mod examples;
     mod records;
     mod reference;
     mod roles;
