@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz the API from its spec (issue 4): Schemathesis, pinned in
+# Fuzz the API from its spec: Schemathesis, pinned in
 # fuzz/requirements.txt, runs every operation of openapi/openapi.json with
 # every check against a freshly spawned `outpost serve --demo` on a fresh
 # Postgres database and Redis, as the demo admin (fuzz/hooks.py logs in and

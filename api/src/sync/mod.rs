@@ -1,5 +1,5 @@
 //! The sync engine: devices push batches of mutations recorded offline and
-//! pull the changes in their scope. See `shared/docs/sync.md` for the
+//! pull the changes in their scope. See `docs/sync.md` for the
 //! guarantees; each module names the one it upholds.
 
 pub mod apply;

@@ -1,4 +1,4 @@
-//! The sync guarantees of shared/docs/sync.md, each with a test that fails
+//! The sync guarantees of docs/sync.md, each with a test that fails
 //! without its feature.
 
 use outpost_tests::{

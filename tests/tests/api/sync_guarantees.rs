@@ -1,4 +1,4 @@
-//! End-to-end proofs of the sync guarantees of shared/docs/sync.md: each
+//! End-to-end proofs of the sync guarantees of docs/sync.md: each
 //! test names the guarantee and the mechanism it proves, and fails when that
 //! mechanism is missing.
 
