@@ -64,6 +64,9 @@ pub struct ConnectionLimits {
     /// A request body must arrive whole within this many seconds (a client
     /// trickling a body gets 408).
     pub body_timeout_secs: u64,
+    /// A request must be answered within this many seconds of its first
+    /// byte, or its connection is closed (a client stalled in its headers).
+    pub request_timeout_secs: u64,
 }
 
 /// Text or JSON logs.
@@ -144,6 +147,7 @@ impl Default for Config {
                 per_address: 256,
                 idle_timeout_secs: 60,
                 body_timeout_secs: 30,
+                request_timeout_secs: 60,
             },
         }
     }

@@ -202,31 +202,20 @@ pub const UNIQUE_KEYS: &[UniqueKey] = &[
     },
 ];
 
-/// Any other unique key: the row was created at the same moment by another
-/// request.
-const ANY_UNIQUE_KEY: UniqueKey = UniqueKey {
-    postgres: "",
-    sqlite: "",
-    code: "already_exists",
-    field: None,
-    detail: "a concurrent request created the same record first; read it, or retry",
-};
-
-/// The unique key a failed write ran into, when that is why it failed.
+/// The unique key of `UNIQUE_KEYS` a failed write ran into, when that is
+/// why it failed. Any other key is not a client's doing (a change number
+/// or a revision taken twice would be a bug of ours): it stays an error.
 pub fn unique_key_taken(err: &DbErr) -> Option<UniqueKey> {
     let Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) = err.sql_err() else {
         return None;
     };
-    Some(
-        UNIQUE_KEYS
-            .iter()
-            .find(|k| {
-                message.contains(&format!("\"{}\"", k.postgres))
-                    || message.trim_end().ends_with(k.sqlite)
-            })
-            .copied()
-            .unwrap_or(ANY_UNIQUE_KEY),
-    )
+    UNIQUE_KEYS
+        .iter()
+        .find(|k| {
+            message.contains(&format!("\"{}\"", k.postgres))
+                || message.trim_end().ends_with(k.sqlite)
+        })
+        .copied()
 }
 
 /// SQLSTATEs (Postgres) and result codes (SQLite) that mean "try again".

@@ -196,13 +196,14 @@ impl ApiError {
         Self::Internal(Json(Problem::internal()))
     }
 
-    /// 503 with `Retry-After`: every password-hashing slot is taken.
+    /// 503 with `Retry-After`: every password-hashing slot is taken, or a
+    /// push kept losing races to concurrent ones.
     pub fn busy() -> Self {
         Self::Unavailable(
             Json(Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
-                "the server is checking many passwords at once; retry in a moment".to_owned(),
+                "the server is busy with requests like this one; retry in a moment".to_owned(),
             )),
             1,
         )

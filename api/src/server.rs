@@ -42,6 +42,7 @@ pub async fn serve(
     let acceptor = http::connection::GuardedAcceptor::new(
         TcpAcceptor::from_tokio(listener)?,
         limits.per_address,
+        Duration::from_secs(limits.request_timeout_secs.max(1)),
     );
     Server::new_with_acceptor(acceptor)
         .idle_timeout(Duration::from_secs(limits.idle_timeout_secs.max(1)))

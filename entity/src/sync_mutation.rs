@@ -18,6 +18,9 @@ pub struct Model {
     /// The result sent back, as JSON.
     pub result: String,
     pub received_at: ChronoDateTimeUtc,
+    /// A digest of what the mutation changes (op, base version, fields);
+    /// `None` on rows logged before it was kept.
+    pub digest: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

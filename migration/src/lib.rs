@@ -11,6 +11,8 @@ mod m20261121_000002_create_sync_log;
 mod m20261121_000003_create_field_records;
 mod m20261121_000004_create_reference_data;
 pub mod m20261202_000001_create_substance_names;
+mod m20261202_000002_index_conflicts_by_record;
+mod m20261202_000003_add_mutation_digest;
 mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_field_records::Migration),
             Box::new(m20261121_000004_create_reference_data::Migration),
             Box::new(m20261202_000001_create_substance_names::Migration),
+            Box::new(m20261202_000002_index_conflicts_by_record::Migration),
+            Box::new(m20261202_000003_add_mutation_digest::Migration),
         ]
     }
 }

@@ -24,7 +24,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(SubstanceNames::Table)
                     .col(uuid(SubstanceNames::OrganisationId))
-                    .col(string_len(SubstanceNames::NameKey, 100))
+                    .col(text(SubstanceNames::NameKey))
                     .col(uuid(SubstanceNames::SubstanceId))
                     .primary_key(
                         Index::create()

@@ -4,9 +4,12 @@
 //!
 //! - `TCP_NODELAY`: answers leave at once instead of waiting (up to 40 ms)
 //!   for the client to acknowledge the previous segment.
-//! - A client address may hold at most `connections.per_address`
-//!   connections; one more is answered 503 (problem+json) and closed, so
-//!   one client cannot take every socket.
+//! - A client (an IPv4 address or IPv6 /64) may hold at most
+//!   `connections.per_address` connections; one more is answered 503
+//!   (problem+json) and closed, so one client cannot take every socket.
+//! - A request must be answered within `connections.request_timeout_secs`
+//!   of its first byte, or its connection is closed: a client stalled in
+//!   its headers holds nothing for long.
 //! - hyper answers some requests before any of our code sees them: a URI
 //!   longer than 64 KiB (414), headers past its buffer (431), a request
 //!   line or header it cannot parse (400). Those answers have no body.
@@ -17,11 +20,13 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
     io,
     net::IpAddr,
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll, ready},
+    time::Duration,
 };
 
 use poem::{
@@ -33,53 +38,58 @@ use poem::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf},
     net::TcpStream,
+    time::Sleep,
 };
 
 use crate::error::Problem;
 
-/// Open connections per client address, shared by the acceptor and the
-/// connections it made.
-type OpenCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+/// Open connections per client (`login::address_bucket`: an IPv4 address
+/// or an IPv6 /64), shared by the acceptor and the connections it made.
+type OpenCounts = Arc<Mutex<HashMap<String, usize>>>;
 
 /// A TCP acceptor with the guards above.
 pub struct GuardedAcceptor {
     inner: TcpAcceptor,
     per_address: usize,
+    request_timeout: Duration,
     open: OpenCounts,
 }
 
 impl GuardedAcceptor {
     /// Guards `inner`, allowing `per_address` connections per client
-    /// address (0: no cap).
-    pub fn new(inner: TcpAcceptor, per_address: usize) -> Self {
-        Self { inner, per_address, open: OpenCounts::default() }
+    /// address (0: no cap), and closing a connection whose request is not
+    /// answered within `request_timeout` of its first byte.
+    pub fn new(inner: TcpAcceptor, per_address: usize, request_timeout: Duration) -> Self {
+        Self { inner, per_address, request_timeout, open: OpenCounts::default() }
     }
 
-    /// Counts a new connection from `ip`; `None` when `ip` holds its cap.
+    /// Counts a new connection from `ip`; `None` when its client holds its
+    /// cap.
     fn admit(&self, ip: IpAddr) -> Option<Slot> {
+        let client = crate::service::login::address_bucket(ip);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let count = open.entry(ip).or_default();
+        let count = open.entry(client.clone()).or_default();
         if self.per_address > 0 && *count >= self.per_address {
             return None;
         }
         *count += 1;
-        Some(Slot { ip, open: self.open.clone() })
+        Some(Slot { client, open: self.open.clone() })
     }
 }
 
 /// One counted connection; uncounted when dropped.
 struct Slot {
-    ip: IpAddr,
+    client: String,
     open: OpenCounts,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = open.get_mut(&self.ip) {
+        if let Some(count) = open.get_mut(&self.client) {
             *count -= 1;
             if *count == 0 {
-                open.remove(&self.ip);
+                open.remove(&self.client);
             }
         }
     }
@@ -113,7 +123,13 @@ impl Acceptor for GuardedAcceptor {
                 },
                 None => None,
             };
-            let io = GuardedStream { stream, _slot: slot, rewrite: None };
+            let io = GuardedStream {
+                stream,
+                _slot: slot,
+                rewrite: None,
+                request_timeout: self.request_timeout,
+                deadline: None,
+            };
             return Ok((io, local, remote, scheme));
         }
     }
@@ -155,8 +171,14 @@ fn raw_response(problem: &Problem, retry_after: Option<u64>) -> Vec<u8> {
 }
 
 /// The problem for an answer hyper wrote on its own, if `head` is one.
-fn parser_answer(head: &[u8]) -> Option<Problem> {
-    let head = std::str::from_utf8(head).ok()?;
+fn parser_answer(written: &[u8]) -> Option<Problem> {
+    // Cheap for every other write (pull pages run to megabytes): the
+    // prefix first, then only the head.
+    if !written.starts_with(b"HTTP/1.1 4") {
+        return None;
+    }
+    let end = written.windows(4).position(|w| w == b"\r\n\r\n").map_or(written.len(), |i| i + 4);
+    let head = std::str::from_utf8(&written[..end]).ok()?;
     let status = head.strip_prefix("HTTP/1.1 4")?.get(..2).map(|rest| format!("4{rest}"))?;
     let lower = head.to_ascii_lowercase();
     if !lower.contains("\r\ncontent-length: 0\r\n") || lower.contains("\r\ncontent-type:") {
@@ -169,7 +191,11 @@ fn parser_answer(head: &[u8]) -> Option<Problem> {
             "headers_too_large",
             "the request headers are too large",
         ),
-        _ => (StatusCode::BAD_REQUEST, "bad_request", "the request is not valid HTTP/1.1"),
+        "400" => (StatusCode::BAD_REQUEST, "bad_request", "the request is not valid HTTP/1.1"),
+        other => {
+            let status = other.parse().ok().and_then(|s| StatusCode::from_u16(s).ok())?;
+            (status, "bad_request", "the request was refused before it was read")
+        }
     };
     Some(Problem::new(status, code, detail.to_owned()))
 }
@@ -180,6 +206,13 @@ pub struct GuardedStream {
     _slot: Option<Slot>,
     /// A rewritten answer still to be sent, and how much of it has gone.
     rewrite: Option<(Vec<u8>, usize)>,
+    /// How long a request may go unanswered from its first byte.
+    request_timeout: Duration,
+    /// When the request being read must have been answered by: set by its
+    /// first byte, cleared by the first byte of the answer. The framework
+    /// closes idle connections, but not one stalled in the middle of its
+    /// first request's headers; this does.
+    deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl GuardedStream {
@@ -205,7 +238,24 @@ impl AsyncRead for GuardedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let this = &mut *self;
+        if let Some(deadline) = this.deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request was not complete and answered in time",
+            )));
+        }
+        let before = buf.filled().len();
+        let read = ready!(Pin::new(&mut this.stream).poll_read(cx, buf));
+        if read.is_ok() && buf.filled().len() > before && this.deadline.is_none() {
+            let mut deadline = Box::pin(tokio::time::sleep(this.request_timeout));
+            // Polled once so it wakes this connection when it passes.
+            let _ = deadline.as_mut().poll(cx);
+            this.deadline = Some(deadline);
+        }
+        Poll::Ready(read)
     }
 }
 
@@ -229,6 +279,8 @@ impl AsyncWrite for GuardedStream {
             // Nothing follows a rewritten answer.
             return Poll::Ready(Ok(buf.len()));
         }
+        // The request is being answered.
+        this.deadline = None;
         Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 

@@ -72,6 +72,26 @@ pub fn if_match(header: Option<&str>) -> ApiResult<i64> {
     }
 }
 
+/// A time filter from the query string, within the years a record can
+/// hold (`records::fields::YEARS`): year 0 or -5000 is a mistake, and one
+/// the database cannot compare with.
+pub fn time_filter(
+    name: &str,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    match at {
+        Some(t) if !crate::records::fields::in_years(&t) => Err(ApiError::BadRequest(Json(
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                format!("`{name}` must be a time between 1900 and 2200"),
+            )
+            .with_field(name),
+        ))),
+        other => Ok(other),
+    }
+}
+
 /// A page size: 1 to 200, 50 by default.
 pub fn page_limit(limit: Option<u64>) -> ApiResult<u64> {
     let limit = limit.unwrap_or(50);

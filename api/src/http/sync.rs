@@ -25,7 +25,7 @@ use crate::{
     state::AppState,
     sync::{
         EntityKind,
-        conflicts::{self, ConflictStatus, ConflictView, Resolution},
+        conflicts::{self, ConflictStatus, ConflictView, ResolutionChoice},
         mutation::{Mutation, MutationOp, MutationResult},
         pull::{self, CursorRefusal},
         push,
@@ -125,7 +125,7 @@ pub struct ConflictPage {
 #[derive(Object)]
 pub struct ResolveConflict {
     /// Keep the server's values, take the device's, or write `values`.
-    pub resolution: Resolution,
+    pub resolution: ResolutionChoice,
     /// For `merged`: the value of each conflicting field.
     #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub values: Option<HashMap<String, Value>>,

@@ -9,7 +9,9 @@ use super::{
     vocab::KnownBy,
 };
 
-/// An active site of the organisation.
+/// An active site of the organisation. (Workers may record at any site,
+/// covering a shift elsewhere: they are the recorder and keep seeing it.
+/// Moving an existing referral is narrower: see `sync::apply`.)
 pub fn site_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejection> {
     let id = uuid(field, value)?;
     if ctx.sites.contains(&id) {

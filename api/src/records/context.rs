@@ -44,6 +44,13 @@ impl Actor {
         matches!(self.role, Some(Role::Admin | Role::Manager))
     }
 
+    /// Whether the actor may erase a person: managers and admins, who
+    /// answer for it; never workers, viewers or an integrator's key (which
+    /// may correct records it can write, but not erase people).
+    pub fn may_erase_people(&self) -> bool {
+        matches!(self.role, Some(Role::Admin | Role::Manager))
+    }
+
     /// Whether the actor may delete or resolve what `owner` recorded.
     pub fn may_correct(&self, owner: Option<Uuid>) -> bool {
         self.sees_everything() || (owner.is_some() && owner == self.user_id)

@@ -170,6 +170,12 @@ pub fn timestamp(field: &str, value: &Value) -> Result<DateTime<Utc>, Rejection>
     Ok(at)
 }
 
+/// Whether a time falls in `YEARS` (for the times that reach the server
+/// outside a record: list filters, an API key's expiry).
+pub fn in_years(at: &DateTime<Utc>) -> bool {
+    YEARS.contains(&at.year())
+}
+
 /// Whether `id` is a UUID v7, as the ids of new records must be: they are
 /// generated on the device and ordered by their time, so lists that are
 /// "oldest first" by id are in creation order. Nil, max, v1 and v4 ids

@@ -7,6 +7,7 @@ use sea_orm::Set;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::{access, context::Actor};
 use super::{
     context::BatchContext,
     fields::{
@@ -15,7 +16,7 @@ use super::{
     },
     vocab::{DobQuality, Gender, NameQuality, RiskKind, RiskPriority},
 };
-use crate::domain::parse_stored;
+use crate::{domain::parse_stored, sync::EntityKind};
 
 /// The writable fields of a person.
 pub const SPECS: &[FieldSpec] = &[
@@ -260,8 +261,11 @@ pub struct PersonView {
 }
 
 impl PersonView {
-    /// The view of a stored person; identifiers only when `identifiers`.
-    pub fn new(m: person::Model, identifiers: bool) -> Self {
+    /// The view of a stored person as `actor` may see it: each identifier
+    /// only when `records::access` lets them read it.
+    pub fn for_actor(m: person::Model, actor: &Actor) -> Self {
+        let readable = |field: &str| access::may_read(actor, EntityKind::Person, field);
+        let (nhs, chain) = (readable("nhs_number"), readable("chain_id"));
         Self {
             id: m.id,
             version: m.version,
@@ -269,8 +273,8 @@ impl PersonView {
             dob_quality: parse_stored(&m.dob_quality).unwrap_or(DobQuality::NotCollected),
             gender: m.gender.as_deref().and_then(|g| parse_stored(g).ok()),
             risk_flags: serde_json::from_str(&m.risk_flags).unwrap_or_default(),
-            nhs_number: m.nhs_number.filter(|_| identifiers),
-            chain_id: m.chain_id.filter(|_| identifiers),
+            nhs_number: m.nhs_number.filter(|_| nhs),
+            chain_id: m.chain_id.filter(|_| chain),
             alias: m.alias,
             initials: m.initials,
             birth_year: m.birth_year,

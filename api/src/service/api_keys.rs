@@ -53,6 +53,9 @@ pub async fn create(
     if new.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(ServiceError::invalid("expires_at", "must be in the future"));
     }
+    if new.expires_at.is_some_and(|at| !crate::records::fields::in_years(&at)) {
+        return Err(ServiceError::invalid("expires_at", "must be a time before 2200"));
+    }
     let mut scopes: Vec<String> = new.scopes.iter().map(stored_name).collect();
     scopes.sort();
     scopes.dedup();

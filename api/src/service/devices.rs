@@ -44,7 +44,9 @@ pub async fn register_for_login(
     match register_once(state, organisation_id, user_id, registration.clone()).await {
         // A concurrent login registered the same new device first: run
         // again, which finds it (the same user's: fine; another's: 409).
-        Err(ServiceError::Db(err)) if crate::db::unique_key_taken(&err).is_some() => {
+        Err(ServiceError::Db(err))
+            if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) =>
+        {
             register_once(state, organisation_id, user_id, registration).await
         }
         other => other,

@@ -68,6 +68,10 @@ async fn peek(state: &AppState, key: &str) -> (u64, u64) {
     }
 }
 
+/// How many times `account_failures` one account may fail from all
+/// addresses together in a window.
+const ACCOUNT_CEILING_FACTOR: u64 = 10;
+
 /// Checks credentials and opens a session.
 pub async fn login(
     state: &AppState,
@@ -88,15 +92,19 @@ pub async fn login(
     // address stops at the limit, but a stranger who knows an admin's
     // email cannot lock the admin out from elsewhere (a hard per-account
     // lock would let anyone do that). Guessing from many addresses is
-    // bounded by each address's own limit and the cost of argon2id.
+    // bounded by a per-account ceiling ten times higher, which only a
+    // distributed attack reaches (and then the account is better locked).
     // The email is hashed so no address book ends up in Redis.
-    let account_key = format!(
-        "ratelimit:login:account:{}:{}",
-        hash_secret(&email),
-        address_bucket(meta.client_ip)
-    );
-    let (failures, reset) = peek(state, &account_key).await;
+    let email_key = hash_secret(&email);
+    let pair_key =
+        format!("ratelimit:login:account:{email_key}:{}", address_bucket(meta.client_ip));
+    let account_key = format!("ratelimit:login:account:{email_key}");
+    let (failures, reset) = peek(state, &pair_key).await;
     if failures >= limits.account_failures {
+        return Err(LoginError::RateLimited(reset));
+    }
+    let (failures, reset) = peek(state, &account_key).await;
+    if failures >= limits.account_failures.saturating_mul(ACCOUNT_CEILING_FACTOR) {
         return Err(LoginError::RateLimited(reset));
     }
 
@@ -109,7 +117,9 @@ pub async fn login(
     let account = match account {
         Some(account) if verified && account.deactivated_at.is_none() => account,
         other => {
-            hit(state, &account_key, Duration::from_secs(limits.account_window_secs)).await;
+            let window = Duration::from_secs(limits.account_window_secs);
+            hit(state, &pair_key, window).await;
+            hit(state, &account_key, window).await;
             if let Some(account) = other {
                 audit::record_raw(
                     &state.db,
@@ -163,8 +173,10 @@ pub async fn logout(
     Ok(())
 }
 
-/// IPv6 clients usually hold a whole /64, so they are counted per /64.
-fn address_bucket(ip: IpAddr) -> String {
+/// The client a request counts against: an IPv4 address (IPv4-mapped IPv6
+/// included), or an IPv6 /64, since IPv6 clients usually hold a whole /64.
+/// Login limits and the per-address connection cap count by it.
+pub fn address_bucket(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

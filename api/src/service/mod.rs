@@ -53,7 +53,8 @@ pub enum ServiceError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
-    /// Every password-hashing slot is busy (a burst of logins): retry soon.
+    /// Busy: every password-hashing slot is taken (a burst of logins), or a
+    /// push kept losing races. Retry soon.
     #[error("busy")]
     Busy,
     /// Something else failed (hashing, serialisation).

@@ -93,9 +93,8 @@ pub async fn list_persons<C: ConnectionTrait>(
         .apply_if(after, |q, after| q.filter(person::Column::Id.gt(after)));
     let rows = query.order_by_asc(person::Column::Id).limit(limit + 1).all(db).await?;
     let (rows, next_after) = split(rows, limit, |m| m.id);
-    let identifiers = actor.sees_identifiers();
     Ok(Page {
-        items: rows.into_iter().map(|m| PersonView::new(m, identifiers)).collect(),
+        items: rows.into_iter().map(|m| PersonView::for_actor(m, actor)).collect(),
         next_after,
     })
 }
@@ -120,7 +119,7 @@ pub async fn get_person<C: ConnectionTrait>(
     actor: &Actor,
     id: Uuid,
 ) -> ServiceResult<PersonView> {
-    Ok(PersonView::new(person_row(db, actor, id).await?, actor.sees_identifiers()))
+    Ok(PersonView::for_actor(person_row(db, actor, id).await?, actor))
 }
 
 async fn contact_views<C: ConnectionTrait>(

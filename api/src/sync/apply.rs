@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::editable::{EditableRecord, lock, update_specs};
 
-use outpost_entity::{contact, incident, person, referral, referral_step};
+use outpost_entity::{contact, incident, person, record_revision, referral, referral_step};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Set,
+    QueryFilter, QueryOrder, Set, sea_query::Expr,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -25,7 +25,7 @@ use crate::{
     domain::Role,
     records::{
         access, contact as contact_record,
-        context::BatchContext,
+        context::{Actor, BatchContext},
         fields::{Rejection, is_uuid_v7, normalise},
         incident as incident_record, person as person_record, referral as referral_record,
     },
@@ -272,6 +272,12 @@ async fn update<C: ConnectionTrait>(
         Ok(f) => f,
         Err(r) => return Ok(Err(r)),
     };
+    if let Some(site) = mine.get("site_id")
+        && Some(site) != record.fields.get("site_id")
+        && let Err(r) = may_move_to(&ctx.actor, site)
+    {
+        return Ok(Err(r));
+    }
     let base = record.fields_at(db, m.entity, m.id, base_version).await?;
     let plan =
         merge::plan(&record.fields, &record.field_versions, base_version, base.as_ref(), &mine);
@@ -291,6 +297,25 @@ async fn update<C: ConnectionTrait>(
     result.conflict_id = Some(conflict_id);
     result.record = current_json(db, ctx, m.entity, m.id).await?;
     Ok(Ok(result))
+}
+
+/// Whether the actor may move a record to `site`: workers and viewers only
+/// to one of their own sites. Elsewhere they would lose sight of what they
+/// changed, and taking it off its site (`null`) would show it to every
+/// worker of the organisation.
+fn may_move_to(actor: &Actor, site: &Value) -> Result<(), Rejection> {
+    let own = site
+        .as_str()
+        .and_then(|s| s.parse::<Uuid>().ok())
+        .is_some_and(|s| actor.site_ids.contains(&s));
+    if actor.sees_everything() || own {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        "forbidden",
+        Some("site_id"),
+        "workers and viewers may move a record only to one of their own sites",
+    ))
 }
 
 /// The record as `GET` shows it to this actor.
@@ -351,7 +376,7 @@ async fn delete<C: ConnectionTrait>(
             let Some(p) = lock::<_, person::Entity>(db, org, m.id).await? else {
                 return Ok(Err(missing()));
             };
-            if !ctx.actor.sees_everything() {
+            if !ctx.actor.may_erase_people() {
                 return Ok(Err(Rejection::new(
                     "forbidden",
                     None,
@@ -375,6 +400,18 @@ async fn delete<C: ConnectionTrait>(
             active.update(db).await?;
             ctx.persons.remove(&m.id);
             conflicts::close_for_deleted(db, &ctx.actor, w, EntityKind::Person, m.id).await?;
+            // The revisions held every earlier version of the details: they
+            // go too (their versions stay, as the checks expect).
+            record_revision::Entity::update_many()
+                .col_expr(
+                    record_revision::Column::Snapshot,
+                    Expr::value(Value::Object(person_record::defaults()).to_string()),
+                )
+                .filter(record_revision::Column::OrganisationId.eq(org))
+                .filter(record_revision::Column::Entity.eq(EntityKind::Person.as_str()))
+                .filter(record_revision::Column::RecordId.eq(m.id))
+                .exec(db)
+                .await?;
             (version, FeedEntry::upsert(EntityKind::Person, m.id, version))
         }
         EntityKind::Contact => tombstone!(contact, EntityKind::Contact),

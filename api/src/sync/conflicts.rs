@@ -44,7 +44,7 @@ pub enum ConflictStatus {
     Resolved,
 }
 
-/// How a conflict was (or is to be) resolved.
+/// How a conflict was resolved.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
 pub enum Resolution {
@@ -57,6 +57,28 @@ pub enum Resolution {
     /// Closed by the server because the record was deleted; the values were
     /// cleared with it. Not a choice a caller can make.
     RecordDeleted,
+}
+
+/// How to resolve a conflict: the choices a caller has.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum ResolutionChoice {
+    /// Keep the server's values (nothing changes).
+    KeepTheirs,
+    /// Write the device's values.
+    TakeMine,
+    /// Write the values given in `values`.
+    Merged,
+}
+
+impl From<ResolutionChoice> for Resolution {
+    fn from(choice: ResolutionChoice) -> Self {
+        match choice {
+            ResolutionChoice::KeepTheirs => Resolution::KeepTheirs,
+            ResolutionChoice::TakeMine => Resolution::TakeMine,
+            ResolutionChoice::Merged => Resolution::Merged,
+        }
+    }
 }
 
 /// One conflicting field.
@@ -232,14 +254,24 @@ pub async fn resolve(
     state: &AppState,
     actor: &Actor,
     id: Uuid,
-    resolution: Resolution,
+    resolution: ResolutionChoice,
     values: Option<Map<String, Value>>,
 ) -> ServiceResult<sync_conflict::Model> {
     let txn = state.db.begin().await?;
+    // The record is locked before the conflict, the order a deletion of the
+    // record takes them in (`close_for_deleted`), so the two never wait on
+    // each other in a circle; the conflict is read again under its lock.
+    let seen = sync_conflict::Entity::find_by_id(id)
+        .filter(sync_conflict::Column::OrganisationId.eq(actor.organisation_id))
+        .one(&txn)
+        .await?
+        .filter(|c| actor.may_correct(c.raised_by))
+        .ok_or(ServiceError::NotFound("conflict"))?;
+    let entity: EntityKind = parse_stored(&seen.entity).map_err(ServiceError::Internal)?;
+    let record = EditableRecord::load(&txn, actor, entity, seen.record_id).await?;
     let conflict =
         super::editable::lock::<_, sync_conflict::Entity>(&txn, actor.organisation_id, id)
             .await?
-            .filter(|c| actor.may_correct(c.raised_by))
             .ok_or(ServiceError::NotFound("conflict"))?;
     if conflict.status != "open" {
         return Err(ServiceError::Conflict {
@@ -247,24 +279,17 @@ pub async fn resolve(
             detail: "this conflict has already been resolved".into(),
         });
     }
-    let entity: EntityKind = parse_stored(&conflict.entity).map_err(ServiceError::Internal)?;
     let fields: BTreeMap<String, FieldConflict> = serde_json::from_str(&conflict.fields)
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let chosen: Map<String, Value> = match (resolution, values) {
-        (Resolution::RecordDeleted, _) => {
-            return Err(ServiceError::invalid(
-                "resolution",
-                "record_deleted is set by the server when the record is deleted",
-            ));
-        }
-        (Resolution::KeepTheirs, _) => Map::new(),
-        (Resolution::TakeMine, _) => {
+        (ResolutionChoice::KeepTheirs, _) => Map::new(),
+        (ResolutionChoice::TakeMine, _) => {
             fields.iter().map(|(k, c)| (k.clone(), c.mine.clone())).collect()
         }
-        (Resolution::Merged, None) => {
+        (ResolutionChoice::Merged, None) => {
             return Err(ServiceError::invalid("values", "a merged resolution needs the values"));
         }
-        (Resolution::Merged, Some(values)) => {
+        (ResolutionChoice::Merged, Some(values)) => {
             if let Some(extra) = values.keys().find(|k| !fields.contains_key(*k)) {
                 return Err(ServiceError::invalid(
                     &format!("values.{extra}"),
@@ -282,20 +307,23 @@ pub async fn resolve(
         let checked = normalise(update_specs(entity), &chosen, false, &ctx).map_err(|r| {
             ServiceError::invalid(&format!("values.{}", r.field.unwrap_or_default()), r.detail)
         })?;
-        let record = EditableRecord::load(&txn, actor, entity, conflict.record_id)
-            .await?
-            .filter(|r| !r.deleted)
-            .ok_or(ServiceError::Conflict {
+        // A record out of the caller's sight (a referral moved to another
+        // site) is unknown to them, as to `GET`; keep_theirs still closes
+        // the conflict, which writes nothing.
+        let record = record.ok_or(ServiceError::NotFound("record"))?;
+        if record.deleted {
+            return Err(ServiceError::Conflict {
                 code: "record_deleted",
                 detail: "the record was deleted; only keep_theirs can close this conflict".into(),
-            })?;
+            });
+        }
         record.write(&txn, actor, &mut w, &checked).await?;
     }
     let now = Utc::now();
     let (raised_by, version) = (conflict.raised_by, conflict.version + 1);
     let mut active = conflict.into_active_model();
     active.status = Set("resolved".into());
-    active.resolution = Set(Some(stored_name(&resolution)));
+    active.resolution = Set(Some(stored_name(&Resolution::from(resolution))));
     active.resolved_values = Set(Some(Value::Object(chosen).to_string()));
     active.resolved_by = Set(actor.user_id);
     active.resolved_at = Set(Some(now));
@@ -320,10 +348,13 @@ pub async fn close_for_deleted<C: ConnectionTrait>(
     entity: EntityKind,
     record_id: Uuid,
 ) -> Result<(), DbErr> {
+    // Locked: a resolution committing meanwhile is waited for, then seen
+    // (the caller holds the record's lock, taken before any conflict's).
     let found = sync_conflict::Entity::find()
         .filter(sync_conflict::Column::OrganisationId.eq(actor.organisation_id))
         .filter(sync_conflict::Column::Entity.eq(entity.as_str()))
         .filter(sync_conflict::Column::RecordId.eq(record_id))
+        .lock_exclusive()
         .all(db)
         .await?;
     let now = Utc::now();

@@ -13,7 +13,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{EntityKind, feed::FeedEntry, merge, writer::BatchWriter};
+use super::{EntityKind, feed::FeedEntry, merge, scope, writer::BatchWriter};
 use crate::records::{
     context::Actor, fields::FieldSpec, person as person_record, referral as referral_record,
 };
@@ -143,13 +143,38 @@ impl EditableRecord {
                 (EntityKind::Person, id, FeedEntry::upsert(EntityKind::Person, id, version))
             }
             Row::Referral(r) => {
-                let id = r.id;
+                let (id, old_site) = (r.id, r.site_id);
                 let mut active = r.into_active_model();
                 referral_record::apply(&mut active, changes);
                 active.version = Set(version);
                 active.field_versions = Set(versions);
                 active.updated_at = Set(now);
                 let saved = active.update(db).await?;
+                if saved.site_id != old_site {
+                    // Those who saw it only through its old site drop it
+                    // and its steps; the new site's staff receive both.
+                    let (org, site, owner) =
+                        (actor.organisation_id, saved.site_id, saved.recorded_by);
+                    let evictions = scope::moved_site(
+                        db,
+                        org,
+                        EntityKind::Referral,
+                        id,
+                        version,
+                        old_site,
+                        site,
+                        owner,
+                    )
+                    .await?;
+                    let evicted: Vec<Uuid> =
+                        evictions.iter().filter_map(|e| e.audience_user_id).collect();
+                    for entry in scope::move_steps(db, org, id, &evicted, site, owner).await? {
+                        w.change(entry);
+                    }
+                    for eviction in evictions {
+                        w.change(eviction);
+                    }
+                }
                 let entry = FeedEntry::upsert(EntityKind::Referral, id, version)
                     .at_site(saved.site_id, saved.recorded_by);
                 (EntityKind::Referral, id, entry)

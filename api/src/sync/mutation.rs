@@ -37,6 +37,20 @@ pub struct Mutation {
     pub fields: Map<String, Value>,
 }
 
+impl Mutation {
+    /// A digest of what this mutation changes: its op, base version and
+    /// fields (keys sorted, so the same change always digests the same).
+    /// A replay must match it; the same id for another change is refused.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let change = serde_json::json!([self.op, self.base_version, self.fields]);
+        Sha256::digest(change.to_string().as_bytes())[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 /// How a mutation ended.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
@@ -116,6 +130,12 @@ impl MutationResult {
         let mut result = Self::new(mutation, MutationStatus::Rejected, None);
         result.problem = Some(rejection.into());
         result
+    }
+
+    /// This result as the log and the replay cache keep it: without the
+    /// record (see `push::attach_current_records`).
+    pub fn without_record(&self) -> Self {
+        Self { record: None, ..self.clone() }
     }
 
     /// This result as a replay answers it.

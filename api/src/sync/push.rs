@@ -7,10 +7,10 @@
 //! - Refusals are answers, not errors: the batch goes on with the next
 //!   mutation and commits the rest.
 //! - Batches that overlap (two copies of one batch racing, or the same
-//!   creates sent from several devices) claim their mutation and record ids
-//!   first, so the later one waits for the earlier to commit and then finds
-//!   everything in the log or the tables: answered `duplicate`, never an
-//!   error, however many race.
+//!   creates sent from several devices) may both pass the checks; the
+//!   later fails on a unique key and runs again holding the organisation's
+//!   push lock exclusively, when the log and the tables answer everything
+//!   the other wrote as `duplicate`. Never an error, however many race.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -20,7 +20,7 @@ use std::{
 use outpost_entity::{contact, incident, person, referral, referral_step, sync_mutation};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
+    Statement, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -37,7 +37,7 @@ use crate::{
         context::{Actor, BatchContext},
         fields::Rejection,
     },
-    service::ServiceResult,
+    service::{ServiceError, ServiceResult},
     state::AppState,
 };
 
@@ -75,10 +75,17 @@ pub async fn push(
     let mut attempt = 0;
     let fresh = loop {
         attempt += 1;
-        match run_batch(state, actor, &mutations, &first_of, &answers).await {
+        match run_batch(state, actor, &mutations, &first_of, &answers, attempt > 1).await {
             Ok(results) => break results,
             Err(err) if attempt < ATTEMPTS && crate::db::is_lost_race(&err) => {
                 tracing::debug!(error = %err, attempt, "push lost a race; running it again");
+            }
+            // Still losing after the exclusive attempts (a deadlock among
+            // others, an id taken by another organisation at this moment):
+            // the batch is safe to send again.
+            Err(err) if crate::db::is_lost_race(&err) => {
+                tracing::warn!(error = %err, "push kept losing races; asking the client to retry");
+                return Err(ServiceError::Busy);
             }
             Err(err) => return Err(err.into()),
         }
@@ -87,9 +94,11 @@ pub async fn push(
     let mut to_cache = Vec::new();
     for (i, result) in fresh {
         if !matches!(result.status, MutationStatus::Rejected | MutationStatus::Duplicate)
-            && let Ok(json) = serde_json::to_string(&result)
+            && let Ok(json) = serde_json::to_string(&result.without_record())
         {
-            to_cache.push((replay_key(actor.organisation_id, result.mutation_id), json));
+            // The digest first: a replay must repeat the same change.
+            let value = format!("{}\t{json}", mutations[i].digest());
+            to_cache.push((replay_key(actor.organisation_id, result.mutation_id), value));
         }
         answers[i] = Some(result);
     }
@@ -103,18 +112,52 @@ pub async fn push(
     if let Err(err) = state.cache.set_many(&to_cache, REPLAY_TTL).await {
         tracing::debug!(error = %err, "replay cache not written; the database answers replays");
     }
-    // A replayed answer was rendered for whoever first sent the mutation;
-    // this caller sees only the fields they may read.
-    Ok(answers
-        .into_iter()
-        .flatten()
-        .map(|mut answer| {
-            if let Some(record) = answer.record.as_mut() {
-                access::redact_record(actor, answer.entity, record);
-            }
-            answer
-        })
-        .collect())
+    let mut answers: Vec<MutationResult> = answers.into_iter().flatten().collect();
+    attach_current_records(state, actor, &mut answers).await?;
+    for answer in &mut answers {
+        if let Some(record) = answer.record.as_mut() {
+            access::redact_record(actor, answer.entity, record);
+        }
+    }
+    Ok(answers)
+}
+
+/// Gives a replayed conflict answer the record as it is now, as this
+/// caller may see it. The log and the cache keep answers without their
+/// record: a record stored there would outlive its erasure, and would show
+/// a replaying caller what the first sender could see.
+async fn attach_current_records(
+    state: &AppState,
+    actor: &Actor,
+    answers: &mut [MutationResult],
+) -> Result<(), DbErr> {
+    let replayed_conflict = |a: &MutationResult| {
+        a.status == MutationStatus::Duplicate
+            && a.original_status == Some(MutationStatus::Conflict)
+            && a.record.is_none()
+    };
+    let mut ids: HashMap<EntityKind, Vec<Uuid>> = HashMap::new();
+    for answer in answers.iter().filter(|a| replayed_conflict(a)) {
+        ids.entry(answer.entity).or_default().push(answer.id);
+    }
+    for (kind, ids) in ids {
+        let records: HashMap<Uuid, serde_json::Value> =
+            super::render::of_kind(&state.db, actor, kind, &ids)
+                .await?
+                .into_iter()
+                .filter(|(_, record)| {
+                    let uuid = |name: &str| {
+                        record.get(name).and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
+                    };
+                    kind != EntityKind::Referral
+                        || actor.may_see(uuid("site_id"), uuid("recorded_by"))
+                })
+                .collect();
+        for answer in answers.iter_mut().filter(|a| a.entity == kind && replayed_conflict(a)) {
+            answer.record = records.get(&answer.id).cloned();
+        }
+    }
+    Ok(())
 }
 
 fn reused_id() -> Rejection {
@@ -136,14 +179,14 @@ async fn replay_from_cache(
     let keys: Vec<String> = ids.iter().map(|id| replay_key(actor.organisation_id, *id)).collect();
     let Ok(values) = state.cache.get_many(&keys).await else { return };
     for (id, value) in ids.iter().zip(values) {
-        let Some(result) = value.and_then(|v| serde_json::from_str::<MutationResult>(&v).ok())
-        else {
+        let Some((digest, result)) = value.as_deref().and_then(|v| v.split_once('\t')) else {
             continue;
         };
+        let Ok(result) = serde_json::from_str::<MutationResult>(result) else { continue };
         let i = first_of[id];
-        // A replay must be the same mutation; a reused id for another record
+        // A replay must be the same change; a reused id for another one
         // falls through to the log check, which refuses it.
-        if mutations[i].id == result.id && mutations[i].entity == result.entity {
+        if digest == mutations[i].digest() {
             answers[i] = Some(result.as_duplicate());
         }
     }
@@ -169,7 +212,10 @@ async fn replay_from_log<C: ConnectionTrait>(
         for row in logged {
             let i = index[&row.mutation_id];
             let m = &mutations[i];
-            let answer = if row.record_id == m.id && row.entity == m.entity.as_str() {
+            let same = row.record_id == m.id
+                && row.entity == m.entity.as_str()
+                && row.digest.as_ref().is_none_or(|d| *d == m.digest());
+            let answer = if same {
                 serde_json::from_str::<MutationResult>(&row.result)
                     .map_err(|err| DbErr::Custom(format!("stored result unreadable: {err}")))?
                     .as_duplicate()
@@ -185,17 +231,17 @@ async fn replay_from_log<C: ConnectionTrait>(
 /// Runs the mutations not answered yet in one transaction and answers each
 /// (by its index in the batch).
 ///
-/// First it claims what the batch is about to check (`claim`), so the
-/// checks that follow (is this mutation in the log, does this record exist)
-/// cannot be overtaken by a concurrent batch between the check and the
-/// write: overlapping batches wait for each other and are answered
-/// `duplicate`, however many of them race.
+/// It first takes the organisation's push lock (`claim`): shared, or
+/// exclusive when `retry`, after the batch lost a race to a concurrent
+/// one; then the log and the tables answer what the other batch wrote
+/// (`duplicate`).
 async fn run_batch(
     state: &AppState,
     actor: &Actor,
     mutations: &[Mutation],
     first_of: &HashMap<Uuid, usize>,
     answers: &[Option<MutationResult>],
+    retry: bool,
 ) -> Result<Vec<(usize, MutationResult)>, DbErr> {
     let mut pending: Vec<usize> =
         first_of.values().copied().filter(|&i| answers[i].is_none()).collect();
@@ -204,7 +250,7 @@ async fn run_batch(
         return Ok(Vec::new());
     }
     let txn = state.db.begin().await?;
-    claim(&txn, actor, pending.iter().map(|&i| &mutations[i])).await?;
+    claim(&txn, actor, retry).await?;
     let mut results = replay_from_log(&txn, actor, mutations, &pending).await?;
     let logged: HashSet<usize> = results.iter().map(|(i, _)| *i).collect();
     let pending: Vec<(usize, &Mutation)> =
@@ -248,37 +294,24 @@ async fn run_batch(
     Ok(results)
 }
 
-/// Takes, until the transaction ends, a lock on each mutation id of the
-/// batch (per organisation) and on each record id it creates (any
-/// organisation: ids are global), in one ascending order so that batches
-/// never wait on each other in a circle. Postgres only: SQLite runs one
-/// writer at a time, so nothing can get in between there.
-async fn claim<'m, C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    pending: impl Iterator<Item = &'m Mutation>,
-) -> Result<(), DbErr> {
+/// Takes the organisation's push lock until the transaction ends: shared
+/// on a first attempt, so batches run side by side, and exclusive on a
+/// retry, so a batch that lost a race runs its checks (is this mutation
+/// in the log, does this record exist) with no other push of the
+/// organisation in flight, and cannot lose again, however many copies of
+/// it race. One lock per batch: a lock per id would fill Postgres's shared
+/// lock table under large concurrent batches. Postgres only: SQLite runs
+/// one writer at a time.
+async fn claim<C: ConnectionTrait>(db: &C, actor: &Actor, exclusive: bool) -> Result<(), DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    let mut keys = Vec::new();
-    for m in pending {
-        keys.push(lock_key(&[
-            b"mutation",
-            actor.organisation_id.as_bytes(),
-            m.mutation_id.as_bytes(),
-        ]));
-        if m.op == MutationOp::Create {
-            keys.push(lock_key(&[b"record", m.entity.as_str().as_bytes(), m.id.as_bytes()]));
-        }
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    // The keys are our own integers, so they are written into the statement.
-    let list = keys.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    db.execute_unprepared(&format!(
-        "SELECT pg_advisory_xact_lock(k) FROM unnest(ARRAY[{list}]::int8[]) \
-         WITH ORDINALITY AS t(k, n) ORDER BY n"
+    let function = if exclusive { "pg_advisory_xact_lock" } else { "pg_advisory_xact_lock_shared" };
+    let key = lock_key(&[b"push", actor.organisation_id.as_bytes()]);
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT {function}($1)"),
+        [key.into()],
     ))
     .await?;
     Ok(())

@@ -62,7 +62,7 @@ pub async fn of_kind<C: ConnectionTrait>(
             .all(db)
             .await?
             .into_iter()
-            .filter_map(|m| json(m.id, PersonView::new(m, actor.sees_identifiers()).to_json()))
+            .filter_map(|m| json(m.id, PersonView::for_actor(m, actor).to_json()))
             .collect(),
         EntityKind::Contact => {
             let contacts = contact::Entity::find()

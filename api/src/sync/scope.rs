@@ -1,11 +1,13 @@
 //! Scope changes (sync.md, guarantee 6). When a worker leaves a site, the
 //! records of that site they did not record themselves leave their scope:
 //! the feed tells their devices to evict them. When they join a site, its
-//! records are fed to them. Entries are addressed to that user only.
+//! records are fed to them. When a record moves to another site, the
+//! workers and viewers who saw it only through its old site are told to
+//! evict it. Entries are addressed to that user only.
 
 use std::collections::HashSet;
 
-use outpost_entity::{contact, incident, referral, referral_step};
+use outpost_entity::{contact, incident, referral, referral_step, user, user_site};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -13,7 +15,7 @@ use super::{
     EntityKind,
     feed::{self, ChangeOp, FeedEntry},
 };
-use crate::domain::Role;
+use crate::domain::{Role, stored_name};
 
 /// Appends the evictions and upserts that follow a change of `user_id`'s
 /// sites. Call it last in the transaction that changes the sites.
@@ -113,4 +115,104 @@ async fn records_at<C: ConnectionTrait>(
         out.extend(steps.into_iter().map(|id| (EntityKind::ReferralStep, id, 1)));
     }
     Ok(out)
+}
+
+/// Moves a referral's steps with it to `new_site`: their feed entries are
+/// appended again at the new site (so its staff receive them), replacing
+/// the old ones, and those who lose sight of the referral evict them too.
+/// Returns the entries to append.
+#[allow(clippy::too_many_arguments)]
+pub async fn move_steps<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    referral_id: Uuid,
+    evicted: &[Uuid],
+    new_site: Option<Uuid>,
+    owner: Option<Uuid>,
+) -> Result<Vec<FeedEntry>, DbErr> {
+    use outpost_entity::sync_change;
+    let steps: Vec<Uuid> = referral_step::Entity::find()
+        .select_only()
+        .column(referral_step::Column::Id)
+        .filter(referral_step::Column::OrganisationId.eq(organisation_id))
+        .filter(referral_step::Column::ReferralId.eq(referral_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Steps are append-only (version 1 for good), so the feed would not
+    // replace their entries by itself.
+    sync_change::Entity::delete_many()
+        .filter(sync_change::Column::OrganisationId.eq(organisation_id))
+        .filter(sync_change::Column::Entity.eq(EntityKind::ReferralStep.as_str()))
+        .filter(sync_change::Column::RecordId.is_in(steps.iter().copied()))
+        .filter(sync_change::Column::AudienceUserId.is_null())
+        .exec(db)
+        .await?;
+    let mut entries = Vec::new();
+    for step in steps {
+        for user_id in evicted {
+            let mut entry = FeedEntry::upsert(EntityKind::ReferralStep, step, 1).for_user(*user_id);
+            entry.op = ChangeOp::Evict;
+            entries.push(entry);
+        }
+        entries.push(FeedEntry::upsert(EntityKind::ReferralStep, step, 1).at_site(new_site, owner));
+    }
+    Ok(entries)
+}
+
+/// The evictions that follow a record moving from `old_site` to `new_site`
+/// (`None`: site-less, which every worker sees): one for each worker or
+/// viewer who saw it through its old site and does not through its new
+/// one. The recorder keeps seeing their own record.
+#[allow(clippy::too_many_arguments)]
+pub async fn moved_site<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    kind: EntityKind,
+    record_id: Uuid,
+    version: i64,
+    old_site: Option<Uuid>,
+    new_site: Option<Uuid>,
+    owner: Option<Uuid>,
+) -> Result<Vec<FeedEntry>, DbErr> {
+    if old_site == new_site || new_site.is_none() {
+        return Ok(Vec::new());
+    }
+    let staff: Vec<Uuid> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::OrganisationId.eq(organisation_id))
+        .filter(user::Column::Role.is_in([Role::Worker, Role::Viewer].map(|r| stored_name(&r))))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut sites: std::collections::HashMap<Uuid, HashSet<Uuid>> = Default::default();
+    for chunk in staff.chunks(500) {
+        let rows: Vec<(Uuid, Uuid)> = user_site::Entity::find()
+            .select_only()
+            .columns([user_site::Column::UserId, user_site::Column::SiteId])
+            .filter(user_site::Column::UserId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (user_id, site_id) in rows {
+            sites.entry(user_id).or_default().insert(site_id);
+        }
+    }
+    let sees = |user_id: &Uuid, site: Option<Uuid>| {
+        owner == Some(*user_id)
+            || site.is_none_or(|s| sites.get(user_id).is_some_and(|own| own.contains(&s)))
+    };
+    Ok(staff
+        .iter()
+        .filter(|u| sees(u, old_site) && !sees(u, new_site))
+        .map(|u| {
+            let mut entry = FeedEntry::upsert(kind, record_id, version).for_user(*u);
+            entry.op = ChangeOp::Evict;
+            entry
+        })
+        .collect())
 }

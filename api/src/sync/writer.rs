@@ -100,8 +100,9 @@ impl BatchWriter {
             entity: Set(mutation.entity.as_str().to_owned()),
             record_id: Set(mutation.id),
             outcome: Set(crate::domain::stored_name(&result.status)),
-            result: Set(serde_json::to_string(result).unwrap_or_default()),
+            result: Set(serde_json::to_string(&result.without_record()).unwrap_or_default()),
             received_at: Set(chrono::Utc::now()),
+            digest: Set(Some(mutation.digest())),
         });
     }
 
