@@ -157,6 +157,9 @@ fn hash_in(
     Ok(hash.to_string())
 }
 
+/// The most memory a stored hash may ask verification for, in KiB.
+const MAX_STORED_MEMORY_KIB: u32 = 1024 * 1024;
+
 /// The length of the hashes this server writes.
 const OUTPUT_LEN: usize = 32;
 
@@ -188,6 +191,11 @@ fn verify_in(password: &str, stored: &str, memory: &mut Vec<Block>) -> bool {
     };
     let version = parsed.version.map(Version::try_from).transpose().ok().flatten();
     let Ok(params) = Params::try_from(&parsed) else { return false };
+    // A stored hash asking for more than 1 GiB was not written by us; it
+    // would take the memory from every login that checks it.
+    if params.m_cost() > MAX_STORED_MEMORY_KIB {
+        return false;
+    }
     let mut salt_bytes = [0u8; 64];
     let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
     match argon2id_output(

@@ -263,6 +263,8 @@ impl PersonsApi {
 
     /// Edit a person. `If-Match` must carry the person's current `ETag`;
     /// a stale one answers 412 `version_mismatch` and changes nothing.
+    /// Workers and viewers may not send `nhs_number` or `chain_id`, not
+    /// even as `null` (403 `field_forbidden`): leave them out.
     #[oai(path = "/v1/persons/:id", method = "patch", operation_id = "update_person")]
     async fn update(
         &self,

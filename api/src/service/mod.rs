@@ -39,6 +39,17 @@ pub enum ServiceError {
         /// For people.
         detail: String,
     },
+    /// The change conflicts with current state because of one field: 409
+    /// naming it.
+    #[error("{field}: {detail}")]
+    ConflictOn {
+        /// Stable problem code.
+        code: &'static str,
+        /// The field at fault.
+        field: &'static str,
+        /// For people.
+        detail: String,
+    },
     /// A unique value (an email, a code) is taken: 409 naming the field.
     #[error("{}", .0.detail)]
     Taken(crate::db::UniqueKey),
@@ -85,6 +96,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden { code, detail } => ApiError::forbidden(code, detail),
             ServiceError::Conflict { code, detail } => ApiError::conflict(code, detail),
             ServiceError::Taken(key) => ApiError::taken(key),
+            ServiceError::ConflictOn { code, field, detail } => {
+                ApiError::Conflict(poem_openapi::payload::Json(
+                    crate::error::Problem::new(poem::http::StatusCode::CONFLICT, code, detail)
+                        .with_field(field),
+                ))
+            }
             ServiceError::Invalid { field, detail } => ApiError::invalid(&field, detail),
             ServiceError::Db(db) => db.into(),
             ServiceError::Busy => ApiError::busy(),

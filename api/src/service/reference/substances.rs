@@ -156,8 +156,9 @@ fn check_aliases_free(
         let mut names: HashSet<String> = aliases_of(other).iter().map(|a| name_key(a)).collect();
         names.insert(name_key(&other.code));
         if let Some(alias) = aliases.iter().find(|a| names.contains(&name_key(a))) {
-            return Err(ServiceError::Conflict {
+            return Err(ServiceError::ConflictOn {
                 code: "alias_taken",
+                field: "aliases",
                 detail: format!("`{alias}` already names the substance `{}`", other.code),
             });
         }
@@ -187,8 +188,9 @@ pub async fn create(
         .filter(|s| s.archived_at.is_none())
         .find(|s| aliases_of(s).iter().any(|a| name_key(a) == code))
     {
-        return Err(ServiceError::Conflict {
+        return Err(ServiceError::ConflictOn {
             code: "code_taken",
+            field: "code",
             detail: format!("`{code}` is a street name of the substance `{}`", other.code),
         });
     }
