@@ -50,8 +50,14 @@ pub struct MutationIn {
     /// For updates: the server version the device's copy was at.
     #[oai(nullable)]
     pub base_version: Option<i64>,
-    /// The fields set (create) or changed (update), as in the record type's
-    /// view (`PersonView`, `ContactView` with `kit_lines`, ...).
+    /// The fields set (create) or changed (update): those of the kind's
+    /// REST request body without `id`. A `person` create takes the fields
+    /// of `CreatePerson`, an update those of `UpdatePerson`; a `contact`
+    /// those of `CreateContact` (with `kit_lines`); an `incident` those of
+    /// `CreateIncident`; a `referral` those of `CreateReferral` or
+    /// `UpdateReferral`; a `referral_step` those of `CreateReferralStep`
+    /// plus `referral_id`. Server fields (`version`, `created_at`,
+    /// `recorded_by`) are refused. The example shows a person and a contact.
     #[oai(deserialize_with = "crate::http::strict::text", nullable)]
     pub fields: Option<HashMap<String, Value>>,
     /// When it happened on the device; used as the record's `occurred_at`
