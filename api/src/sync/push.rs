@@ -184,9 +184,10 @@ async fn replay_from_cache(
         };
         let Ok(result) = serde_json::from_str::<MutationResult>(result) else { continue };
         let i = first_of[id];
-        // A replay must be the same change; a reused id for another one
-        // falls through to the log check, which refuses it.
-        if digest == mutations[i].digest() {
+        // A replay must be the same change of the same record; a reused id
+        // for another one falls through to the log check, which refuses it.
+        let m = &mutations[i];
+        if m.id == result.id && m.entity == result.entity && digest == m.digest() {
             answers[i] = Some(result.as_duplicate());
         }
     }

@@ -172,3 +172,57 @@ fn dechunk(mut rest: &str) -> String {
     }
     out
 }
+
+/// Runs a query written with `?` placeholders on either backend and
+/// answers its rows.
+pub async fn query(
+    app: &TestApp,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> Vec<sea_orm::QueryResult> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let backend = app.state.db.get_database_backend();
+    let sql = if backend == DbBackend::Postgres {
+        let mut out = String::new();
+        for (n, part) in sql.split('?').enumerate() {
+            if n > 0 {
+                out.push_str(&format!("${n}"));
+            }
+            out.push_str(part);
+        }
+        out
+    } else {
+        sql.to_owned()
+    };
+    app.state
+        .db
+        .query_all_raw(Statement::from_sql_and_values(backend, &sql, values))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Raises a conflict on a person: `phone` (its raiser) created it, `desk`
+/// changed its alias to `theirs`, and `phone` then sends `mine` from
+/// version 1. Answers the person, the conflict, the stale batch and its
+/// first answer.
+pub async fn raise_person_conflict(
+    app: &TestApp,
+    phone: &mut outpost_tests::device::Device,
+    desk: &mut outpost_tests::device::Device,
+    first: &str,
+    theirs: &str,
+    mine: &str,
+) -> (Uuid, Uuid, Vec<Value>, Value) {
+    use outpost_tests::device::mutation;
+    let person = phone.create("person", json!({ "alias": first }));
+    assert_eq!(phone.push(app).await[0]["status"], "applied");
+    desk.outbox.push(mutation("person", person, "update", Some(1), json!({ "alias": theirs })));
+    let applied = desk.push(app).await;
+    assert_eq!(applied[0]["status"], "applied", "{}", applied[0]);
+    let stale = vec![mutation("person", person, "update", Some(1), json!({ "alias": mine }))];
+    let answer = phone.push_raw(app, stale.clone()).await;
+    let result = results(&answer)[0].clone();
+    assert_eq!(result["status"], "conflict", "{result}");
+    let conflict = result["conflict_id"].as_str().expect("conflict_id").parse().unwrap();
+    (person, conflict, stale, result)
+}

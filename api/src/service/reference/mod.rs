@@ -53,7 +53,11 @@ pub fn code(field: &str, value: &str) -> ServiceResult<String> {
 
 /// The 409 for a code the organisation already uses.
 pub(crate) fn code_taken(code: &str) -> ServiceError {
-    ServiceError::Conflict { code: "code_taken", detail: format!("the code `{code}` is in use") }
+    ServiceError::ConflictOn {
+        code: "code_taken",
+        field: "code",
+        detail: format!("the code `{code}` is in use"),
+    }
 }
 
 /// Maps the code's unique index on insert (a concurrent create of the same
