@@ -19,10 +19,12 @@
 //!    every schema a response can reach are marked `nullable`.
 //! 3. `chrono::NaiveDate` is written with the format `naive-date`, which no
 //!    generator knows; the standard format for `YYYY-MM-DD` is `date`.
-//! 4. Request bodies get the examples of `http::examples`, which work when
+//! 4. A few answers get words of their own (`RESPONSE_WORDS`): login's 401
+//!    is a wrong password, not a bad token.
+//! 5. Request bodies get the examples of `http::examples`, which work when
 //!    pressed on the docs page (Swagger's own placeholders do not: its
 //!    placeholder device id was claimed by the first login that sent it).
-//! 5. A free-form map of values by field name (`HashMap<String, Value>`:
+//! 6. A free-form map of values by field name (`HashMap<String, Value>`:
 //!    a mutation's `fields`, a resolution's `values`) is an unnamed inline
 //!    object, so each generator invents a name per use (openapi-python-client:
 //!    `MutationInFieldsType0` once the field is nullable). It becomes one
@@ -35,6 +37,28 @@ use poem_openapi::{
     OpenApi,
     registry::{MetaApi, MetaSchema, MetaSchemaRef, Registry},
 };
+
+/// Answers whose meaning for one operation differs from the shared words
+/// of `ApiError` (a 401 at login is a wrong password, not a bad token),
+/// or that the framework leaves undescribed: (operation, status, words).
+const RESPONSE_WORDS: &[(&str, u16, &str)] = &[
+    (
+        "login",
+        200,
+        "Signed in: the bearer token (shown once), who you are, and the registered device.",
+    ),
+    (
+        "login",
+        401,
+        "`invalid_credentials`: wrong email or password, or a deactivated account (the \
+         answer does not say which).",
+    ),
+    (
+        "login",
+        429,
+        "`rate_limited`: too many failed attempts from this address or for this account; retry after the given number of seconds.",
+    ),
+];
 
 /// An API whose spec is corrected for client generators; it routes exactly
 /// as the API it wraps.
@@ -54,6 +78,11 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
                 tidy(&mut content.schema);
             }
             for response in &mut operation.responses.responses {
+                if let Some(words) = RESPONSE_WORDS.iter().find(|(id, status, _)| {
+                    operation.operation_id == Some(*id) && response.status == Some(*status)
+                }) {
+                    response.description = words.2;
+                }
                 for content in &mut response.content {
                     tidy(&mut content.schema);
                 }

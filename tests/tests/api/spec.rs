@@ -78,3 +78,16 @@ async fn tags_come_in_the_order_a_newcomer_needs_them() {
     let at = |tag: &str| docs.find(&format!("\"name\": \"{tag}\"")).unwrap();
     assert!(at("Auth") < at("Sync") && at("Sync") < at("ApiKeys"), "the docs page's tag order");
 }
+
+/// Login's answers say what they mean there: a 401 is a wrong password
+/// (not a bad token, as elsewhere), and the 200 is described.
+#[tokio::test]
+async fn login_answers_are_described_as_login_means_them() {
+    let app = spawn_app().await;
+    let spec = app.call(Method::GET, "/openapi.json", Auth::None, None).await.body;
+    let answers = &spec["paths"]["/v1/auth/login"]["post"]["responses"];
+    assert!(answers["200"]["description"].as_str().unwrap().starts_with("Signed in"));
+    assert!(answers["401"]["description"].as_str().unwrap().contains("wrong email or password"));
+    let me = &spec["paths"]["/v1/me"]["get"]["responses"]["401"]["description"];
+    assert!(!me.as_str().unwrap().contains("password"), "{me}");
+}
