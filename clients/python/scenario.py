@@ -39,6 +39,7 @@ from outpost_client.models import (
     Problem,
     PushRequest,
     Resolution,
+    ResolutionChoice,
     ResolveConflict,
 )
 from outpost_client.types import UNSET, Unset
@@ -207,7 +208,7 @@ def main() -> None:
         conflict_id,
         client=phone.client,
         body=ResolveConflict(
-            resolution=Resolution.MERGED,
+            resolution=ResolutionChoice.MERGED,
             values=FieldValues.from_dict({"alias": "Jay (J-Bird)"}),
         ),
     )
@@ -217,7 +218,7 @@ def main() -> None:
         "resolved as merged",
     )
     again = resolve_conflict.sync_detailed(
-        conflict_id, client=phone.client, body=ResolveConflict(resolution=Resolution.TAKE_MINE)
+        conflict_id, client=phone.client, body=ResolveConflict(resolution=ResolutionChoice.TAKE_MINE)
     )
     check(
         again.status_code == 409 and isinstance(again.parsed, Problem) and again.parsed.code == "already_resolved",
