@@ -167,9 +167,8 @@ fn too_large(max: usize) -> Response {
 }
 
 impl<E: Endpoint> ObserveEndpoint<E> {
-    async fn handle(&self, mut req: Request) -> Response {
+    async fn handle(&self, mut req: Request, method: &Method, path: &str) -> Response {
         let max = self.state.config.max_body_bytes;
-        let (method, path) = (req.method().as_str().to_owned(), req.uri().path().to_owned());
         // Kept (a reference count, not a copy) to name the field of a body
         // the framework cannot parse.
         let mut sent = bytes::Bytes::new();
@@ -215,7 +214,7 @@ impl<E: Endpoint> ObserveEndpoint<E> {
         }
         match self.inner.call(req).await {
             Ok(output) => output.into_response(),
-            Err(err) => match parse_failure(&err, &method, &path, &sent) {
+            Err(err) => match parse_failure(&err, method.as_str(), path, &sent) {
                 Some(problem) => problem_response(problem),
                 None => problem_from_poem_error(err),
             },
@@ -238,7 +237,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let request_id = meta.request_id.clone();
         req.extensions_mut().insert(meta);
 
-        let mut response = self.handle(req).instrument(span.clone()).await;
+        let mut response = self.handle(req, &method, &path).instrument(span.clone()).await;
 
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);

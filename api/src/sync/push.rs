@@ -71,11 +71,15 @@ pub async fn push(
         }
     }
 
-    replay_from_cache(state, actor, &mutations, &first_of, &mut answers).await;
+    // What each mutation changes, digested once: the replay checks and the
+    // log and cache entries all compare by it.
+    let digests: Vec<String> = mutations.iter().map(Mutation::digest).collect();
+    replay_from_cache(state, actor, &mutations, &digests, &first_of, &mut answers).await;
     let mut attempt = 0;
     let fresh = loop {
         attempt += 1;
-        match run_batch(state, actor, &mutations, &first_of, &answers, attempt > 1).await {
+        let batch = Batch { mutations: &mutations, digests: &digests, first_of: &first_of };
+        match run_batch(state, actor, &batch, &answers, attempt > 1).await {
             Ok(results) => break results,
             Err(err) if attempt < ATTEMPTS && crate::db::is_lost_race(&err) => {
                 tracing::debug!(error = %err, attempt, "push lost a race; running it again");
@@ -97,7 +101,7 @@ pub async fn push(
             && let Ok(json) = serde_json::to_string(&result.without_record())
         {
             // The digest first: a replay must repeat the same change.
-            let value = format!("{}\t{json}", mutations[i].digest());
+            let value = format!("{}\t{json}", digests[i]);
             to_cache.push((replay_key(actor.organisation_id, result.mutation_id), value));
         }
         answers[i] = Some(result);
@@ -172,6 +176,7 @@ async fn replay_from_cache(
     state: &AppState,
     actor: &Actor,
     mutations: &[Mutation],
+    digests: &[String],
     first_of: &HashMap<Uuid, usize>,
     answers: &mut [Option<MutationResult>],
 ) {
@@ -187,7 +192,7 @@ async fn replay_from_cache(
         // A replay must be the same change of the same record; a reused id
         // for another one falls through to the log check, which refuses it.
         let m = &mutations[i];
-        if m.id == result.id && m.entity == result.entity && digest == m.digest() {
+        if m.id == result.id && m.entity == result.entity && digest == digests[i] {
             answers[i] = Some(result.as_duplicate());
         }
     }
@@ -197,9 +202,10 @@ async fn replay_from_cache(
 async fn replay_from_log<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
-    mutations: &[Mutation],
+    batch: &Batch<'_>,
     pending: &[usize],
 ) -> Result<Vec<(usize, MutationResult)>, DbErr> {
+    let mutations = batch.mutations;
     let index: HashMap<Uuid, usize> =
         pending.iter().map(|&i| (mutations[i].mutation_id, i)).collect();
     let ids: Vec<Uuid> = index.keys().copied().collect();
@@ -215,7 +221,7 @@ async fn replay_from_log<C: ConnectionTrait>(
             let m = &mutations[i];
             let same = row.record_id == m.id
                 && row.entity == m.entity.as_str()
-                && row.digest.as_ref().is_none_or(|d| *d == m.digest());
+                && row.digest.as_ref().is_none_or(|d| *d == batch.digests[i]);
             let answer = if same {
                 serde_json::from_str::<MutationResult>(&row.result)
                     .map_err(|err| DbErr::Custom(format!("stored result unreadable: {err}")))?
@@ -229,6 +235,14 @@ async fn replay_from_log<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// A batch as `run_batch` reads it: the mutations, the digest of each,
+/// and the first index of each mutation id.
+struct Batch<'a> {
+    mutations: &'a [Mutation],
+    digests: &'a [String],
+    first_of: &'a HashMap<Uuid, usize>,
+}
+
 /// Runs the mutations not answered yet in one transaction and answers each
 /// (by its index in the batch).
 ///
@@ -239,20 +253,20 @@ async fn replay_from_log<C: ConnectionTrait>(
 async fn run_batch(
     state: &AppState,
     actor: &Actor,
-    mutations: &[Mutation],
-    first_of: &HashMap<Uuid, usize>,
+    batch: &Batch<'_>,
     answers: &[Option<MutationResult>],
     retry: bool,
 ) -> Result<Vec<(usize, MutationResult)>, DbErr> {
+    let mutations = batch.mutations;
     let mut pending: Vec<usize> =
-        first_of.values().copied().filter(|&i| answers[i].is_none()).collect();
+        batch.first_of.values().copied().filter(|&i| answers[i].is_none()).collect();
     pending.sort_unstable();
     if pending.is_empty() {
         return Ok(Vec::new());
     }
     let txn = state.db.begin().await?;
     claim(&txn, actor, retry).await?;
-    let mut results = replay_from_log(&txn, actor, mutations, &pending).await?;
+    let mut results = replay_from_log(&txn, actor, batch, &pending).await?;
     let logged: HashSet<usize> = results.iter().map(|(i, _)| *i).collect();
     let pending: Vec<(usize, &Mutation)> =
         pending.into_iter().filter(|i| !logged.contains(i)).map(|i| (i, &mutations[i])).collect();
@@ -286,7 +300,7 @@ async fn run_batch(
             },
         };
         if !matches!(result.status, MutationStatus::Rejected | MutationStatus::Duplicate) {
-            writer.remember(actor, m, &result);
+            writer.remember(actor, m, &batch.digests[i], &result);
         }
         results.push((i, result));
     }

@@ -89,8 +89,15 @@ impl BatchWriter {
         self.feed.push(entry);
     }
 
-    /// Remembers a mutation's result, so a replay gets it back.
-    pub fn remember(&mut self, actor: &Actor, mutation: &Mutation, result: &MutationResult) {
+    /// Remembers a mutation's result (and the digest of its change, see
+    /// `Mutation::digest`), so a replay gets it back.
+    pub fn remember(
+        &mut self,
+        actor: &Actor,
+        mutation: &Mutation,
+        digest: &str,
+        result: &MutationResult,
+    ) {
         self.mutations.push(sync_mutation::ActiveModel {
             organisation_id: Set(actor.organisation_id),
             mutation_id: Set(mutation.mutation_id),
@@ -102,7 +109,7 @@ impl BatchWriter {
             outcome: Set(crate::domain::stored_name(&result.status)),
             result: Set(serde_json::to_string(&result.without_record()).unwrap_or_default()),
             received_at: Set(chrono::Utc::now()),
-            digest: Set(Some(mutation.digest())),
+            digest: Set(Some(digest.to_owned())),
         });
     }
 
