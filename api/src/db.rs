@@ -121,12 +121,16 @@ pub fn is_transient(err: &DbErr) -> bool {
 /// serialisation failure, a busy SQLite file. Decided by SQLSTATE and
 /// result code, never by the error's text.
 pub fn is_lost_race(err: &DbErr) -> bool {
-    if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) {
-        return true;
-    }
-    sqlstate(err).is_some_and(|code| {
-        matches!(code.as_str(), "40001" | "40P01" | "5" | "6" | "261" | "262" | "517")
-    })
+    sqlstate(err).is_some_and(|code| lost_race_sqlstate(&code))
+}
+
+/// SQLSTATEs (Postgres) and extended result codes (SQLite) of a lost race.
+fn lost_race_sqlstate(code: &str) -> bool {
+    // 23505 unique violation; 40001 and 40P01 serialisation failure and
+    // deadlock. SQLite: 2067 and 1555 (a unique or primary key taken),
+    // 5, 6, 261, 262 and 517 (busy or locked).
+    matches!(code, "23505" | "40001" | "40P01")
+        || matches!(code, "2067" | "1555" | "5" | "6" | "261" | "262" | "517")
 }
 
 /// The SQLSTATE (Postgres) or result code (SQLite) of a database error.
@@ -233,6 +237,17 @@ fn transient_sqlstate(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::transient_sqlstate;
+
+    #[test]
+    fn unique_keys_deadlocks_and_busy_files_are_lost_races() {
+        for code in ["23505", "40001", "40P01", "2067", "1555", "5", "517"] {
+            assert!(super::lost_race_sqlstate(code), "{code}");
+        }
+        // Not null, foreign key and check violations are not races.
+        for code in ["23502", "23503", "23514", "19", "787", "1299"] {
+            assert!(!super::lost_race_sqlstate(code), "{code}");
+        }
+    }
 
     #[test]
     fn restarts_and_lost_connections_are_transient() {

@@ -178,6 +178,22 @@ impl ApiError {
         ))
     }
 
+    /// The error answering `problem` with its own status (one of the
+    /// client-error statuses above; anything else is a fault of ours).
+    pub fn from_problem(problem: Problem) -> Self {
+        let body = Json(problem);
+        match body.0.status {
+            400 => Self::BadRequest(body),
+            403 => Self::Forbidden(body),
+            404 => Self::NotFound(body),
+            409 => Self::Conflict(body),
+            410 => Self::Gone(body),
+            412 => Self::PreconditionFailed(body),
+            422 => Self::Unprocessable(body),
+            status => Self::internal(&format!("no answer for a problem with status {status}")),
+        }
+    }
+
     /// 429 with the seconds until the window reopens.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         Self::TooManyRequests(

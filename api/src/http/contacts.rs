@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
-    records::{self, Created, Deleted},
+    records::{self, Deleted},
     security::Credentials,
 };
 use crate::{
@@ -172,7 +172,7 @@ impl ContactsApi {
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<ContactPage>> {
         let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
-        let limit = records::page_limit(limit.0)?;
+        let limit = records::page_limit(limit.0);
         let filter = ContactFilter {
             site_id: site_id.0,
             person_id: person_id.0,
@@ -210,13 +210,15 @@ impl ContactsApi {
         let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
         let id = body.0.id;
         let fields = records::fields_of(&body.0);
-        let created = records::create(&state, &actor, EntityKind::Contact, id, fields).await?;
-        let contact =
-            service::get_contact(&state.db, &actor, id).await.map_err(|_| records::id_taken())?;
+        let written = records::create(&state, &actor, EntityKind::Contact, id, fields).await?;
+        let existed = written.existed();
+        let contact = service::get_contact(written.txn(), &actor, id).await;
+        let contact = written.answer(contact, records::id_taken).await?;
         let etag = records::etag(contact.version);
-        Ok(match created {
-            Created::New => ContactCreated::Created(Json(contact), etag),
-            Created::Existing => ContactCreated::Existing(Json(contact), etag),
+        Ok(if existed {
+            ContactCreated::Existing(Json(contact), etag)
+        } else {
+            ContactCreated::Created(Json(contact), etag)
         })
     }
 
@@ -231,10 +233,7 @@ impl ContactsApi {
         id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
-        let row = service::contact_row(&state.db, &actor, id.0).await?;
-        if row.deleted_at.is_none() {
-            records::delete(&state, &actor, EntityKind::Contact, id.0).await?;
-        }
+        records::delete(&state, &actor, EntityKind::Contact, id.0).await?;
         Ok(Deleted::Deleted)
     }
 }

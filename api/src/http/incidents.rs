@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
-    records::{self, Created, Deleted},
+    records::{self, Deleted},
     security::Credentials,
 };
 use crate::{
@@ -153,7 +153,7 @@ impl IncidentsApi {
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<IncidentPage>> {
         let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
-        let limit = records::page_limit(limit.0)?;
+        let limit = records::page_limit(limit.0);
         let filter = IncidentFilter {
             site_id: site_id.0,
             occurred_from: records::time_filter("occurred_from", occurred_from.0)?,
@@ -190,13 +190,15 @@ impl IncidentsApi {
         let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
         let id = body.0.id;
         let fields = records::fields_of(&body.0);
-        let created = records::create(&state, &actor, EntityKind::Incident, id, fields).await?;
-        let incident =
-            service::get_incident(&state.db, &actor, id).await.map_err(|_| records::id_taken())?;
+        let written = records::create(&state, &actor, EntityKind::Incident, id, fields).await?;
+        let existed = written.existed();
+        let incident = service::get_incident(written.txn(), &actor, id).await;
+        let incident = written.answer(incident, records::id_taken).await?;
         let etag = records::etag(incident.version);
-        Ok(match created {
-            Created::New => IncidentCreated::Created(Json(incident), etag),
-            Created::Existing => IncidentCreated::Existing(Json(incident), etag),
+        Ok(if existed {
+            IncidentCreated::Existing(Json(incident), etag)
+        } else {
+            IncidentCreated::Created(Json(incident), etag)
         })
     }
 
@@ -211,10 +213,7 @@ impl IncidentsApi {
         id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
-        let row = service::incident_row(&state.db, &actor, id.0).await?;
-        if row.deleted_at.is_none() {
-            records::delete(&state, &actor, EntityKind::Incident, id.0).await?;
-        }
+        records::delete(&state, &actor, EntityKind::Incident, id.0).await?;
         Ok(Deleted::Deleted)
     }
 }

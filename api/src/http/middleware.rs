@@ -151,6 +151,10 @@ fn parse_failure(err: &poem::Error, method: &str, path: &str, body: &[u8]) -> Op
         });
     }
     let param = err.downcast_ref::<ParseParamError>()?;
+    if param.name == super::records::IF_MATCH {
+        // Any text parses as the header: it can only be missing.
+        return Some(super::records::if_match_required());
+    }
     let detail = match super::locate::parameter_values(spec, method, path, param.name) {
         Some(values) => format!("`{}` must be one of: {values}", param.name),
         None => format!("`{}`: {}", param.name, param.reason),

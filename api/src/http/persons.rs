@@ -12,13 +12,13 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
-    records::{self, Created, Deleted},
+    records::{self, Deleted},
     security::Credentials,
 };
 use crate::{
     caller::RequestMeta,
     domain::Permission,
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     records::{
         person::PersonView,
         vocab::{DobQuality, Gender, NameQuality, RiskKind, RiskPriority},
@@ -199,7 +199,7 @@ impl PersonsApi {
     ) -> ApiResult<Json<PersonPage>> {
         let (caller, actor) =
             records::caller_and_actor(&state, &auth, Permission::ReadRecords).await?;
-        let limit = records::page_limit(limit.0)?;
+        let limit = records::page_limit(limit.0);
         let page = service::list_persons(&state.db, &actor, after.0, limit).await?;
         if !page.items.is_empty() {
             // Reads of people's records are auditable; one entry per page.
@@ -251,13 +251,15 @@ impl PersonsApi {
         let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
         let id = body.0.id;
         let fields = records::fields_of(&body.0);
-        let created = records::create(&state, &actor, EntityKind::Person, id, fields).await?;
-        let person =
-            service::get_person(&state.db, &actor, id).await.map_err(|_| records::id_taken())?;
+        let written = records::create(&state, &actor, EntityKind::Person, id, fields).await?;
+        let existed = written.existed();
+        let person = service::get_person(written.txn(), &actor, id).await;
+        let person = written.answer(person, records::id_taken).await?;
         let etag = records::etag(person.version);
-        Ok(match created {
-            Created::New => PersonCreated::Created(Json(person), etag),
-            Created::Existing => PersonCreated::Existing(Json(person), etag),
+        Ok(if existed {
+            PersonCreated::Existing(Json(person), etag)
+        } else {
+            PersonCreated::Created(Json(person), etag)
         })
     }
 
@@ -272,20 +274,19 @@ impl PersonsApi {
         auth: Credentials,
         /// The person.
         id: Path<Uuid>,
-        /// The `ETag` the change was made from, e.g. `"3"`.
+        /// Required: the `ETag` the change was made from, e.g. `"3"`. Without
+        /// it the answer is 400 `if_match_required`.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<String>,
         body: Json<UpdatePerson>,
     ) -> ApiResult<PersonFound> {
         let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
-        let base = records::if_match(if_match.0.as_deref())?;
-        let current = service::person_row(&state.db, &actor, id.0).await?;
-        if current.version != base {
-            return Err(crate::error::ApiError::precondition_failed(current.version));
-        }
+        let base = records::if_match(&if_match.0)?;
         let fields = records::fields_of(&body.0);
-        records::update(&state, &actor, EntityKind::Person, id.0, base, fields).await?;
-        let person = service::get_person(&state.db, &actor, id.0).await?;
+        let written =
+            records::update(&state, &actor, EntityKind::Person, id.0, base, fields).await?;
+        let person = service::get_person(written.txn(), &actor, id.0).await;
+        let person = written.answer(person, || ApiError::not_found("person")).await?;
         let etag = records::etag(person.version);
         Ok(PersonFound::Ok(Json(person), etag))
     }

@@ -9,6 +9,7 @@
 
 use poem::http::StatusCode;
 use poem_openapi::{ApiResponse, payload::Json, types::ToJSON};
+use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -18,6 +19,8 @@ use crate::{
     domain::Permission,
     error::{ApiError, ApiResult, Problem},
     records::context::Actor,
+    records::rejection::RejectionCode,
+    service::{ServiceError, ServiceResult},
     state::AppState,
     sync::{
         EntityKind,
@@ -52,23 +55,37 @@ pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
-/// The version an `If-Match` header names: `"3"` (a bare `3` is accepted).
-/// Missing: 400 `if_match_required`; anything else: 400 `invalid_if_match`.
-pub fn if_match(header: Option<&str>) -> ApiResult<i64> {
-    let Some(raw) = header else {
-        return Err(ApiError::bad_request(
-            "if_match_required",
-            "send `If-Match` with the record's ETag (its version, quoted: \"3\")",
-        ));
-    };
-    let raw = raw.trim();
+/// The header a REST edit must carry: the `ETag` it was made from.
+pub const IF_MATCH: &str = "If-Match";
+
+/// 400 `if_match_required`: an edit without `If-Match` (the spec marks it
+/// required; an edit without the version it was made from could overwrite
+/// a change its author never saw).
+pub fn if_match_required() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "if_match_required",
+        "send `If-Match` with the record's ETag (its version, quoted: \"3\")".to_owned(),
+    )
+    .with_field(IF_MATCH)
+}
+
+/// The version an `If-Match` header names: `"3"` (a bare `3` is accepted);
+/// anything else is 400 `invalid_if_match`.
+pub fn if_match(header: &str) -> ApiResult<i64> {
+    let raw = header.trim();
     let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
     match inner.parse::<i64>() {
         Ok(v) if v >= 1 => Ok(v),
-        _ => Err(ApiError::bad_request(
-            "invalid_if_match",
-            "`If-Match` must be one ETag as this API issues them: the version, quoted (\"3\")",
-        )),
+        _ => Err(ApiError::BadRequest(Json(
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_if_match",
+                "`If-Match` must be one ETag as this API issues them: the version, quoted (\"3\")"
+                    .to_owned(),
+            )
+            .with_field(IF_MATCH),
+        ))),
     }
 }
 
@@ -92,14 +109,10 @@ pub fn time_filter(
     }
 }
 
-/// A page size: 1 to 200, 50 by default.
-pub fn page_limit(limit: Option<u64>) -> ApiResult<u64> {
-    let limit = limit.unwrap_or(50);
-    if (1..=200).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::invalid("limit", "must be between 1 and 200"))
-    }
+/// A page size: 1 to 200 (the operation's validator refuses others
+/// before the handler runs), 50 by default.
+pub fn page_limit(limit: Option<u64>) -> u64 {
+    limit.unwrap_or(50)
 }
 
 /// A typed request body as the engine's `fields`, without its `id`.
@@ -112,114 +125,132 @@ pub fn fields_of<T: ToJSON>(body: &T) -> Map<String, Value> {
     fields
 }
 
-/// How a create ended.
-pub enum Created {
-    /// The record is new.
-    New,
-    /// A record with this id was there already (a retried POST).
-    Existing,
+/// A REST write applied but not committed: its answer is read from
+/// `txn()`, and `answer` commits. A write dropped without `answer` rolls
+/// back.
+pub struct Written {
+    result: MutationResult,
+    txn: DatabaseTransaction,
 }
 
-/// Creates a record through the engine.
+impl Written {
+    /// The transaction to read the answer from.
+    pub fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Whether the record was there already (a retried create).
+    pub fn existed(&self) -> bool {
+        self.result.status == MutationStatus::Duplicate
+    }
+
+    /// Commits and answers `view`, the record read from `txn()`. A record
+    /// the caller cannot see is `missing` (a create: the id is taken by a
+    /// record of another site; an edit: not found); a failed read commits
+    /// nothing and answers as the database error does (a storage hiccup is
+    /// 503 with `Retry-After`, so the client retries).
+    pub async fn answer<T>(
+        self,
+        view: ServiceResult<T>,
+        missing: impl FnOnce() -> ApiError,
+    ) -> ApiResult<T> {
+        let view = match view {
+            Ok(view) => view,
+            Err(ServiceError::NotFound(_)) => return Err(missing()),
+            Err(err) => return Err(err.into()),
+        };
+        self.txn.commit().await?;
+        Ok(view)
+    }
+}
+
+/// Creates a record through the engine; read its view from the answer's
+/// transaction (`Written::answer`).
 pub async fn create(
     state: &AppState,
     actor: &Actor,
     entity: EntityKind,
     id: Uuid,
     fields: Map<String, Value>,
-) -> ApiResult<Created> {
-    let result = one(state, actor, entity, id, MutationOp::Create, None, fields).await?;
-    match result.status {
-        MutationStatus::Duplicate => Ok(Created::Existing),
-        MutationStatus::Rejected => Err(refused(result.problem)),
-        _ => Ok(Created::New),
+) -> ApiResult<Written> {
+    let mutation = one(entity, id, MutationOp::Create, None, fields);
+    let (result, txn) = push::write_one(state, actor, &mutation, None).await?;
+    if result.status == MutationStatus::Rejected {
+        return Err(refused(entity, result.problem));
     }
+    Ok(Written { result, txn })
 }
 
-/// Updates a record through the engine from `base_version`, which the
-/// caller checked is current. Answers the new version.
-///
-/// The check and the write are two transactions, so another writer can get
-/// in between. The engine's own `base_version` check makes that safe: the
-/// change is then merged field by field (`merged`: nothing the client sent
-/// was changed concurrently, so the change stands and 200 is honest), or the
-/// fields that were changed concurrently are refused and a conflict opened
-/// for a manager to resolve, as for a device (`conflict`: 412, the client
-/// fetches the record and reapplies).
+/// Updates a record through the engine if it is still at `if_match`; read
+/// its view from the answer's transaction. The version check, the write
+/// and the read are one transaction: a stale `If-Match` answers 412 and
+/// changes nothing, and no change can land between them.
 pub async fn update(
     state: &AppState,
     actor: &Actor,
     entity: EntityKind,
     id: Uuid,
-    base_version: i64,
+    if_match: i64,
     fields: Map<String, Value>,
-) -> ApiResult<i64> {
-    let result =
-        one(state, actor, entity, id, MutationOp::Update, Some(base_version), fields).await?;
+) -> ApiResult<Written> {
+    let mutation = one(entity, id, MutationOp::Update, Some(if_match), fields);
+    let (result, txn) = push::write_one(state, actor, &mutation, Some(if_match)).await?;
     match result.status {
-        MutationStatus::Rejected => Err(refused(result.problem)),
+        MutationStatus::Rejected => Err(refused(entity, result.problem)),
+        // Not reached: the version was checked in the same transaction, so
+        // nothing can have changed concurrently.
         MutationStatus::Conflict => {
-            Err(ApiError::precondition_failed(result.version.unwrap_or(base_version)))
+            Err(ApiError::precondition_failed(result.version.unwrap_or(if_match)))
         }
-        _ => Ok(result.version.unwrap_or(base_version)),
+        _ => Ok(Written { result, txn }),
     }
 }
 
-/// Deletes (tombstones) a record through the engine.
+/// Deletes (tombstones) a record through the engine; deleting it again
+/// answers as the first time did.
 pub async fn delete(
     state: &AppState,
     actor: &Actor,
     entity: EntityKind,
     id: Uuid,
 ) -> ApiResult<()> {
-    let result = one(state, actor, entity, id, MutationOp::Delete, None, Map::new()).await?;
-    match result.status {
-        MutationStatus::Rejected => Err(refused(result.problem)),
-        _ => Ok(()),
+    let mutation = one(entity, id, MutationOp::Delete, None, Map::new());
+    let (result, txn) = push::write_one(state, actor, &mutation, None).await?;
+    if result.status == MutationStatus::Rejected {
+        return Err(refused(entity, result.problem));
     }
+    txn.commit().await?;
+    Ok(())
 }
 
-async fn one(
-    state: &AppState,
-    actor: &Actor,
+/// One mutation with a fresh id: a retried POST is made idempotent by the
+/// record id (the engine answers `duplicate` for an id it holds already).
+fn one(
     entity: EntityKind,
     id: Uuid,
     op: MutationOp,
     base_version: Option<i64>,
     fields: Map<String, Value>,
-) -> ApiResult<MutationResult> {
-    // A fresh mutation id: a retried POST is made idempotent by the record
-    // id (the engine answers `duplicate` for an id it holds already).
-    let mutation = Mutation { mutation_id: Uuid::now_v7(), entity, id, op, base_version, fields };
-    push::push(state, actor, vec![mutation])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::internal(&"the engine answered no result"))
+) -> Mutation {
+    Mutation { mutation_id: Uuid::now_v7(), entity, id, op, base_version, fields }
 }
 
-/// The problem for an engine refusal; the engine's code is kept.
-///
-/// `forbidden` and `field_forbidden` are 403, `id_taken` 409, `unknown_record` 404,
-/// `record_deleted` 410; anything else (`validation_failed`, `unknown_*`,
-/// `append_only`, ...) is 422 naming the field at fault when there is one.
-fn refused(problem: Option<MutationProblem>) -> ApiError {
+/// The problem for an engine refusal: the engine's code, with the status
+/// the code carries (`RejectionCode::status`) and the field at fault.
+/// A record the caller cannot see is `not_found`, as its `GET` answers.
+fn refused(entity: EntityKind, problem: Option<MutationProblem>) -> ApiError {
     let Some(p) = problem else {
         return ApiError::internal(&"a rejection without a problem");
     };
-    let make = |status: StatusCode| {
-        let problem = Problem::new(status, &p.code, p.detail.clone());
-        match &p.field {
-            Some(field) => Json(problem.with_field(field.clone())),
-            None => Json(problem),
-        }
-    };
-    match p.code.as_str() {
-        "forbidden" | "field_forbidden" => ApiError::Forbidden(make(StatusCode::FORBIDDEN)),
-        "id_taken" => ApiError::Conflict(make(StatusCode::CONFLICT)),
-        "unknown_record" => ApiError::NotFound(make(StatusCode::NOT_FOUND)),
-        "record_deleted" => ApiError::Gone(make(StatusCode::GONE)),
-        _ => ApiError::Unprocessable(make(StatusCode::UNPROCESSABLE_ENTITY)),
+    if p.code == RejectionCode::UnknownRecord {
+        return ApiError::not_found(&entity.as_str().replace('_', " "));
     }
+    let status = p.code.status();
+    let mut problem = Problem::new(status, p.code.as_str(), p.detail);
+    if let Some(field) = p.field {
+        problem = problem.with_field(field);
+    }
+    ApiError::from_problem(problem)
 }
 
 /// 409 for a create whose id exists but cannot be shown to this caller.

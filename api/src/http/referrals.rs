@@ -11,11 +11,7 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
-use super::{
-    ApiTags,
-    records::{self, Created},
-    security::Credentials,
-};
+use super::{ApiTags, records, security::Credentials};
 use crate::{
     domain::{Permission, stored_name},
     error::{ApiError, ApiResult},
@@ -194,7 +190,7 @@ impl ReferralsApi {
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<ReferralPage>> {
         let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
-        let limit = records::page_limit(limit.0)?;
+        let limit = records::page_limit(limit.0);
         let filter =
             ReferralFilter { person_id: person_id.0, status: status.0.map(|s| stored_name(&s)) };
         let page = service::list_referrals(&state.db, &actor, filter, after.0, limit).await?;
@@ -228,13 +224,15 @@ impl ReferralsApi {
         let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
         let id = body.0.id;
         let fields = records::fields_of(&body.0);
-        let created = records::create(&state, &actor, EntityKind::Referral, id, fields).await?;
-        let referral =
-            service::get_referral(&state.db, &actor, id).await.map_err(|_| records::id_taken())?;
+        let written = records::create(&state, &actor, EntityKind::Referral, id, fields).await?;
+        let existed = written.existed();
+        let referral = service::get_referral(written.txn(), &actor, id).await;
+        let referral = written.answer(referral, records::id_taken).await?;
         let etag = records::etag(referral.version);
-        Ok(match created {
-            Created::New => ReferralCreated::Created(Json(referral), etag),
-            Created::Existing => ReferralCreated::Existing(Json(referral), etag),
+        Ok(if existed {
+            ReferralCreated::Existing(Json(referral), etag)
+        } else {
+            ReferralCreated::Created(Json(referral), etag)
         })
     }
 
@@ -247,20 +245,19 @@ impl ReferralsApi {
         auth: Credentials,
         /// The referral.
         id: Path<Uuid>,
-        /// The `ETag` the change was made from, e.g. `"3"`.
+        /// Required: the `ETag` the change was made from, e.g. `"3"`. Without
+        /// it the answer is 400 `if_match_required`.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<String>,
         body: Json<UpdateReferral>,
     ) -> ApiResult<ReferralFound> {
         let actor = records::actor(&state, &auth, Permission::WriteRecords).await?;
-        let base = records::if_match(if_match.0.as_deref())?;
-        let current = service::referral_row(&state.db, &actor, id.0).await?;
-        if current.version != base {
-            return Err(ApiError::precondition_failed(current.version));
-        }
+        let base = records::if_match(&if_match.0)?;
         let fields = records::fields_of(&body.0);
-        records::update(&state, &actor, EntityKind::Referral, id.0, base, fields).await?;
-        let referral = service::get_referral(&state.db, &actor, id.0).await?;
+        let written =
+            records::update(&state, &actor, EntityKind::Referral, id.0, base, fields).await?;
+        let referral = service::get_referral(written.txn(), &actor, id.0).await;
+        let referral = written.answer(referral, || ApiError::not_found("referral")).await?;
         let etag = records::etag(referral.version);
         Ok(ReferralFound::Ok(Json(referral), etag))
     }
@@ -281,15 +278,16 @@ impl ReferralsApi {
         let step_id = body.0.id;
         let mut fields = records::fields_of(&body.0);
         fields.insert("referral_id".into(), serde_json::Value::String(id.0.to_string()));
-        let created =
+        let written =
             records::create(&state, &actor, EntityKind::ReferralStep, step_id, fields).await?;
-        let step = service::get_step(&state.db, &actor, id.0, step_id)
-            .await
-            .map_err(|_| records::id_taken())?;
+        let existed = written.existed();
+        let step = service::get_step(written.txn(), &actor, id.0, step_id).await;
+        let step = written.answer(step, records::id_taken).await?;
         let etag = records::etag(step.version);
-        Ok(match created {
-            Created::New => ReferralStepCreated::Created(Json(step), etag),
-            Created::Existing => ReferralStepCreated::Existing(Json(step), etag),
+        Ok(if existed {
+            ReferralStepCreated::Existing(Json(step), etag)
+        } else {
+            ReferralStepCreated::Created(Json(step), etag)
         })
     }
 }

@@ -189,10 +189,8 @@ impl SyncApi {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ReadRecords)?;
         let actor = Actor::of(&state.db, &caller).await?;
+        // The validator keeps it within 1..=1000.
         let limit = limit.0.unwrap_or(500);
-        if !(1..=1000).contains(&limit) {
-            return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
-        }
         let page = match pull::pull(&state, &actor, cursor.0.as_deref(), limit).await? {
             Ok(page) => page,
             Err(CursorRefusal::Invalid) => {
@@ -253,10 +251,8 @@ impl SyncApi {
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<ConflictPage>> {
         let actor = actor(&state, &auth, Permission::ReadRecords).await?;
+        // The validator keeps it within 1..=200.
         let limit = limit.0.unwrap_or(50);
-        if !(1..=200).contains(&limit) {
-            return Err(ApiError::invalid("limit", "must be between 1 and 200"));
-        }
         let rows = conflicts::list(&state, &actor, status.0, before.0, limit + 1).await?;
         let next_before = if rows.len() as u64 > limit {
             rows.get(limit as usize - 1).map(|c| c.id)

@@ -6,7 +6,11 @@
 
 use serde_json::{Map, Value};
 
-use super::{context::Actor, fields::Rejection, person};
+use super::{
+    context::Actor,
+    fields::{Rejection, RejectionCode},
+    person,
+};
 use crate::sync::EntityKind;
 
 /// The fields of `kind` that only callers who see identifiers may read or
@@ -40,7 +44,7 @@ pub fn check_writable(
         .find(|name| !may_read(actor, kind, name));
     match forbidden {
         Some(name) => Err(Rejection::new(
-            "field_forbidden",
+            RejectionCode::FieldForbidden,
             Some(name),
             format!("`{name}` may be read and written by managers and admins only"),
         )),

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{
     context::BatchContext,
-    fields::{Rejection, array, object, only_keys, text, uuid},
+    fields::{Rejection, RejectionCode, array, object, only_keys, text, uuid},
     vocab::KnownBy,
 };
 
@@ -17,7 +17,7 @@ pub fn site_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, 
     if ctx.sites.contains(&id) {
         Ok(Value::String(id.to_string()))
     } else {
-        Err(Rejection::new("unknown_reference", Some(field), "no such active site"))
+        Err(Rejection::new(RejectionCode::UnknownReference, Some(field), "no such active site"))
     }
 }
 
@@ -28,7 +28,7 @@ pub fn person_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value
     if ctx.persons.contains(&id) {
         Ok(Value::String(id.to_string()))
     } else {
-        Err(Rejection::new("unknown_reference", Some(field), "no such person"))
+        Err(Rejection::new(RejectionCode::UnknownReference, Some(field), "no such person"))
     }
 }
 
@@ -42,7 +42,7 @@ pub fn partner_service_id(
     if ctx.catalogue.has_partner_service(id) {
         Ok(Value::String(id.to_string()))
     } else {
-        Err(Rejection::new("unknown_reference", Some(field), "no such partner service"))
+        Err(Rejection::new(RejectionCode::UnknownReference, Some(field), "no such partner service"))
     }
 }
 
@@ -53,7 +53,11 @@ pub fn worker_ids(field: &str, value: &Value, ctx: &BatchContext) -> Result<Valu
         let at = format!("{field}[{i}]");
         let id = uuid(&at, item)?;
         if !ctx.users.contains(&id) {
-            return Err(Rejection::new("unknown_reference", Some(&at), "no such staff member"));
+            return Err(Rejection::new(
+                RejectionCode::UnknownReference,
+                Some(&at),
+                "no such staff member",
+            ));
         }
         let id = Value::String(id.to_string());
         if !out.contains(&id) {
@@ -69,7 +73,7 @@ pub fn substance(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value
     let name = value.as_str().ok_or_else(|| Rejection::invalid(field, "must be a string"))?;
     ctx.catalogue.substance_code(name).map(|c| Value::String(c.to_owned())).ok_or_else(|| {
         Rejection::new(
-            "unknown_substance",
+            RejectionCode::UnknownSubstance,
             Some(field),
             format!("`{name}` is neither a substance code nor a known street name"),
         )
@@ -107,8 +111,14 @@ pub fn substances_known(
         let known_by =
             entry.get("known_by").cloned().unwrap_or(Value::String("self_reported".into()));
         super::fields::code::<KnownBy>(&format!("{at}.known_by"), &known_by)?;
-        if out.iter().any(|o| o.get("substance") == Some(&substance)) {
-            return Err(Rejection::invalid(&at, "lists a substance twice"));
+        // Two names of one substance ("Spice" and "Mamba") are one
+        // substance: they collapse into its code, known by the stronger
+        // of the two ways.
+        if let Some(seen) = out.iter_mut().find(|o| o.get("substance") == Some(&substance)) {
+            if strength(&known_by) > seen.get("known_by").map_or(0, strength) {
+                seen["known_by"] = known_by;
+            }
+            continue;
         }
         let mut canonical = Map::new();
         canonical.insert("substance".into(), substance);
@@ -116,6 +126,15 @@ pub fn substances_known(
         out.push(Value::Object(canonical));
     }
     Ok(Value::Array(out))
+}
+
+/// How strong a `known_by` is: confirmed over observed over self-reported.
+fn strength(known_by: &Value) -> u8 {
+    match known_by.as_str() {
+        Some("confirmed") => 2,
+        Some("observed") => 1,
+        _ => 0,
+    }
 }
 
 /// A broad, approximate location (never more precise than it needs to be).

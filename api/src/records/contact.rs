@@ -13,8 +13,8 @@ use super::{
     checks,
     context::{Actor, BatchContext},
     fields::{
-        FieldSpec, Rejection, array, bool_of, code, int, int_of, json_text, object, only_keys,
-        str_of, uuid_of,
+        FieldSpec, Rejection, RejectionCode, array, bool_of, code, int, int_of, json_text, object,
+        only_keys, str_of, uuid_of,
     },
     vocab::{ContactType, Intervention, KnownBy, LivingSituation},
 };
@@ -87,7 +87,7 @@ fn kit_lines(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Re
         let code = line.get("item").and_then(Value::as_str).unwrap_or_default();
         if !ctx.catalogue.has_kit_item(code) {
             return Err(Rejection::new(
-                "unknown_kit_item",
+                RejectionCode::UnknownKitItem,
                 Some(&format!("{at}.item")),
                 format!("`{code}` is not an item of the kit catalogue"),
             ));

@@ -8,30 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::context::BatchContext;
-
-/// Why a mutation was refused: a stable code, the field at fault, and a
-/// sentence for people.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Rejection {
-    /// Stable snake_case code.
-    pub code: String,
-    /// The field at fault, when one is.
-    pub field: Option<String>,
-    /// For people.
-    pub detail: String,
-}
-
-impl Rejection {
-    /// A refusal with `code`.
-    pub fn new(code: &str, field: Option<&str>, detail: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), field: field.map(str::to_owned), detail: detail.into() }
-    }
-
-    /// A value that fails validation.
-    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
-        Self::new("validation_failed", Some(field), detail)
-    }
-}
+pub use super::rejection::{Rejection, RejectionCode};
 
 /// A validator for one field's value, given the batch (for references to
 /// sites, people, kit items and the like). Returns the canonical value.
@@ -60,7 +37,7 @@ pub fn normalise(
     for name in fields.keys() {
         if !specs.iter().any(|s| s.name == name) {
             return Err(Rejection::new(
-                "unknown_field",
+                RejectionCode::UnknownField,
                 Some(name),
                 format!("`{name}` is not a writable field of this record"),
             ));

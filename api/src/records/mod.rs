@@ -10,4 +10,5 @@ pub mod fields;
 pub mod incident;
 pub mod person;
 pub mod referral;
+pub mod rejection;
 pub mod vocab;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{
     checks,
     context::{Actor, BatchContext},
-    fields::{FieldSpec, Rejection, bool_of, boolean, code, str_of, text, uuid_of},
+    fields::{FieldSpec, Rejection, RejectionCode, bool_of, boolean, code, str_of, text, uuid_of},
     vocab::{ReferralStatus, ServiceType, Urgency},
 };
 use crate::domain::parse_stored;
@@ -112,7 +112,7 @@ fn referral_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, 
     if ctx.referrals.contains(&id) {
         Ok(Value::String(id.to_string()))
     } else {
-        Err(Rejection::new("unknown_reference", Some(field), "no such referral"))
+        Err(Rejection::new(RejectionCode::UnknownReference, Some(field), "no such referral"))
     }
 }
 

@@ -26,13 +26,11 @@ use crate::{
     records::{
         access, contact as contact_record,
         context::{Actor, BatchContext},
-        fields::{Rejection, is_uuid_v7, normalise},
+        fields::{is_uuid_v7, normalise},
         incident as incident_record, person as person_record, referral as referral_record,
+        rejection::{ApplyError, Rejection, RejectionCode},
     },
 };
-
-/// Outcome of one mutation: a result, or a refusal.
-pub type Applied = Result<MutationResult, Rejection>;
 
 /// Applies `m`. `created` holds the records (kind and id) created earlier in
 /// this batch.
@@ -42,10 +40,10 @@ pub async fn apply<C: ConnectionTrait>(
     w: &mut BatchWriter,
     created: &mut HashSet<(EntityKind, Uuid)>,
     m: &Mutation,
-) -> Result<Applied, DbErr> {
+) -> Result<MutationResult, ApplyError> {
     if matches!(ctx.actor.role, Some(Role::Viewer)) {
-        return Ok(Err(Rejection::new(
-            "forbidden",
+        return Err(ApplyError::Rejected(Rejection::new(
+            RejectionCode::Forbidden,
             None,
             "viewers cannot record or change records",
         )));
@@ -58,30 +56,27 @@ pub async fn apply<C: ConnectionTrait>(
             | EntityKind::Substance
             | EntityKind::PartnerService,
             _,
-        ) => Ok(Err(Rejection::new(
-            "not_syncable",
+        ) => Err(ApplyError::Rejected(Rejection::new(
+            RejectionCode::NotSyncable,
             Some("entity"),
             "this record type is changed through its REST endpoints, not by sync",
         ))),
         (_, MutationOp::Create) if created.contains(&(m.entity, m.id)) => {
-            Ok(Ok(MutationResult::new(m, MutationStatus::Duplicate, Some(1))))
+            Ok(MutationResult::new(m, MutationStatus::Duplicate, Some(1)))
         }
-        (_, MutationOp::Create) if !is_uuid_v7(m.id) => Ok(Err(Rejection::invalid(
-            "id",
-            "must be a UUID v7 (time-ordered), generated on the device",
-        ))),
+        (_, MutationOp::Create) if !is_uuid_v7(m.id) => Err(ApplyError::Rejected(
+            Rejection::invalid("id", "must be a UUID v7 (time-ordered), generated on the device"),
+        )),
         (_, MutationOp::Create) => {
             let applied = create(db, ctx, w, m).await?;
-            if applied.is_ok() {
-                created.insert((m.entity, m.id));
-            }
+            created.insert((m.entity, m.id));
             Ok(applied)
         }
         (
             EntityKind::Contact | EntityKind::Incident | EntityKind::ReferralStep,
             MutationOp::Update,
-        ) => Ok(Err(Rejection::new(
-            "append_only",
+        ) => Err(ApplyError::Rejected(Rejection::new(
+            RejectionCode::AppendOnly,
             Some("op"),
             "this record is append-only: delete it and record it again to correct it",
         ))),
@@ -89,11 +84,13 @@ pub async fn apply<C: ConnectionTrait>(
             w.flush_records(db).await?;
             update(db, ctx, w, m).await
         }
-        (EntityKind::ReferralStep, MutationOp::Delete) => Ok(Err(Rejection::new(
-            "append_only",
-            Some("op"),
-            "referral steps cannot be deleted: record the next step instead",
-        ))),
+        (EntityKind::ReferralStep, MutationOp::Delete) => {
+            Err(ApplyError::Rejected(Rejection::new(
+                RejectionCode::AppendOnly,
+                Some("op"),
+                "referral steps cannot be deleted: record the next step instead",
+            )))
+        }
         (_, MutationOp::Delete) => {
             w.flush_records(db).await?;
             delete(db, ctx, w, m).await
@@ -106,18 +103,13 @@ async fn create<C: ConnectionTrait>(
     ctx: &mut BatchContext,
     w: &mut BatchWriter,
     m: &Mutation,
-) -> Result<Applied, DbErr> {
+) -> Result<MutationResult, ApplyError> {
     let actor = ctx.actor.clone();
     let now = ctx.now;
     match m.entity {
         EntityKind::Person => {
-            if let Err(r) = access::check_writable(&actor, m.entity, &m.fields, true) {
-                return Ok(Err(r));
-            }
-            let fields = match normalise(person_record::SPECS, &m.fields, true, ctx) {
-                Ok(f) => f,
-                Err(r) => return Ok(Err(r)),
-            };
+            access::check_writable(&actor, m.entity, &m.fields, true)?;
+            let fields = normalise(person_record::SPECS, &m.fields, true, ctx)?;
             let mut all = person_record::defaults();
             all.extend(fields);
             let versions = all.keys().map(|k| (k.clone(), 1i64)).collect::<BTreeMap<_, _>>();
@@ -134,30 +126,21 @@ async fn create<C: ConnectionTrait>(
             ctx.persons.insert(m.id);
         }
         EntityKind::Contact => {
-            let fields = match normalise(contact_record::SPECS, &m.fields, true, ctx) {
-                Ok(f) => f,
-                Err(r) => return Ok(Err(r)),
-            };
+            let fields = normalise(contact_record::SPECS, &m.fields, true, ctx)?;
             let (row, lines) = contact_record::new_rows(m.id, &actor, &fields, now);
             let site = row.site_id.clone().unwrap();
             w.contact(row, lines);
             w.change(FeedEntry::upsert(EntityKind::Contact, m.id, 1).at_site(site, actor.user_id));
         }
         EntityKind::Incident => {
-            let fields = match normalise(incident_record::SPECS, &m.fields, true, ctx) {
-                Ok(f) => f,
-                Err(r) => return Ok(Err(r)),
-            };
+            let fields = normalise(incident_record::SPECS, &m.fields, true, ctx)?;
             let row = incident_record::new_row(m.id, &actor, &fields, now);
             let site = row.site_id.clone().unwrap();
             w.incident(row);
             w.change(FeedEntry::upsert(EntityKind::Incident, m.id, 1).at_site(site, actor.user_id));
         }
         EntityKind::Referral => {
-            let fields = match normalise(referral_record::CREATE_SPECS, &m.fields, true, ctx) {
-                Ok(f) => f,
-                Err(r) => return Ok(Err(r)),
-            };
+            let fields = normalise(referral_record::CREATE_SPECS, &m.fields, true, ctx)?;
             let editable: Map<String, Value> = referral_record::UPDATE_SPECS
                 .iter()
                 .map(|s| (s.name.to_owned(), fields.get(s.name).cloned().unwrap_or(Value::Null)))
@@ -188,18 +171,15 @@ async fn create<C: ConnectionTrait>(
             ctx.referrals.insert(m.id);
         }
         EntityKind::ReferralStep => {
-            let fields = match normalise(referral_record::STEP_SPECS, &m.fields, true, ctx) {
-                Ok(f) => f,
-                Err(r) => return Ok(Err(r)),
-            };
+            let fields = normalise(referral_record::STEP_SPECS, &m.fields, true, ctx)?;
             w.flush_records(db).await?;
             let step = referral_record::new_step(m.id, &actor, &fields, now);
             let referral_id = step.referral_id.clone().unwrap();
             let Some(current) =
                 lock::<_, referral::Entity>(db, actor.organisation_id, referral_id).await?
             else {
-                return Ok(Err(Rejection::new(
-                    "unknown_reference",
+                return Err(ApplyError::Rejected(Rejection::new(
+                    RejectionCode::UnknownReference,
                     Some("referral_id"),
                     "no such referral",
                 )));
@@ -232,7 +212,7 @@ async fn create<C: ConnectionTrait>(
         }
         _ => unreachable!("reference types are refused before"),
     }
-    Ok(Ok(MutationResult::new(m, MutationStatus::Applied, Some(1))))
+    Ok(MutationResult::new(m, MutationStatus::Applied, Some(1)))
 }
 
 async fn update<C: ConnectionTrait>(
@@ -240,43 +220,41 @@ async fn update<C: ConnectionTrait>(
     ctx: &mut BatchContext,
     w: &mut BatchWriter,
     m: &Mutation,
-) -> Result<Applied, DbErr> {
+) -> Result<MutationResult, ApplyError> {
     let Some(record) = EditableRecord::load(db, &ctx.actor, m.entity, m.id).await? else {
-        return Ok(Err(Rejection::new("unknown_record", Some("id"), "no such record")));
+        return Err(ApplyError::Rejected(Rejection::new(
+            RejectionCode::UnknownRecord,
+            Some("id"),
+            "no such record",
+        )));
     };
     if record.deleted {
-        return Ok(Err(Rejection::new(
-            "record_deleted",
+        return Err(ApplyError::Rejected(Rejection::new(
+            RejectionCode::RecordDeleted,
             Some("id"),
             "the record was deleted; the deletion stands",
         )));
     }
     let Some(base_version) = m.base_version else {
-        return Ok(Err(Rejection::new(
-            "base_version_required",
+        return Err(ApplyError::Rejected(Rejection::new(
+            RejectionCode::BaseVersionRequired,
             Some("base_version"),
             "an update needs the version it started from",
         )));
     };
     if base_version < 1 || base_version > record.version {
-        return Ok(Err(Rejection::new(
-            "invalid_base_version",
+        return Err(ApplyError::Rejected(Rejection::new(
+            RejectionCode::InvalidBaseVersion,
             Some("base_version"),
             format!("the server has versions 1 to {}", record.version),
         )));
     }
-    if let Err(r) = access::check_writable(&ctx.actor, m.entity, &m.fields, false) {
-        return Ok(Err(r));
-    }
-    let mine = match normalise(update_specs(m.entity), &m.fields, false, ctx) {
-        Ok(f) => f,
-        Err(r) => return Ok(Err(r)),
-    };
+    access::check_writable(&ctx.actor, m.entity, &m.fields, false)?;
+    let mine = normalise(update_specs(m.entity), &m.fields, false, ctx)?;
     if let Some(site) = mine.get("site_id")
         && Some(site) != record.fields.get("site_id")
-        && let Err(r) = may_move_to(&ctx.actor, site)
     {
-        return Ok(Err(r));
+        may_move_to(&ctx.actor, site)?;
     }
     let base = record.fields_at(db, m.entity, m.id, base_version).await?;
     let plan =
@@ -289,14 +267,14 @@ async fn update<C: ConnectionTrait>(
     };
     if plan.conflicts.is_empty() {
         let status = if behind { MutationStatus::Merged } else { MutationStatus::Applied };
-        return Ok(Ok(MutationResult::new(m, status, Some(version))));
+        return Ok(MutationResult::new(m, status, Some(version)));
     }
     let conflict_id =
         conflicts::open(&ctx.actor, w, m, base_version, version, &plan.conflicts).await?;
     let mut result = MutationResult::new(m, MutationStatus::Conflict, Some(version));
     result.conflict_id = Some(conflict_id);
     result.record = current_json(db, ctx, m.entity, m.id).await?;
-    Ok(Ok(result))
+    Ok(result)
 }
 
 /// Whether the actor may move a record to `site`: workers and viewers only
@@ -312,7 +290,7 @@ fn may_move_to(actor: &Actor, site: &Value) -> Result<(), Rejection> {
         return Ok(());
     }
     Err(Rejection::new(
-        "forbidden",
+        RejectionCode::Forbidden,
         Some("site_id"),
         "workers and viewers may move a record only to one of their own sites",
     ))
@@ -333,17 +311,17 @@ async fn delete<C: ConnectionTrait>(
     ctx: &mut BatchContext,
     w: &mut BatchWriter,
     m: &Mutation,
-) -> Result<Applied, DbErr> {
+) -> Result<MutationResult, ApplyError> {
     let org = ctx.actor.organisation_id;
     let now = ctx.now;
     let refused = || {
         Rejection::new(
-            "forbidden",
+            RejectionCode::Forbidden,
             None,
             "only the recorder, a manager or an admin may delete this",
         )
     };
-    let missing = || Rejection::new("unknown_record", Some("id"), "no such record");
+    let missing = || Rejection::new(RejectionCode::UnknownRecord, Some("id"), "no such record");
     // Contacts, incidents and referrals share one deletion rule: the
     // recorder, a manager or an admin; idempotent; a tombstone at the next
     // version, visible like the record was.
@@ -354,13 +332,13 @@ async fn delete<C: ConnectionTrait>(
                 .await?
                 .filter(|c| ctx.actor.may_see(c.site_id, c.recorded_by))
             else {
-                return Ok(Err(missing()));
+                return Err(ApplyError::Rejected(missing()));
             };
             if !ctx.actor.may_correct(c.recorded_by) {
-                return Ok(Err(refused()));
+                return Err(ApplyError::Rejected(refused()));
             }
             if c.deleted_at.is_some() {
-                return Ok(Ok(MutationResult::new(m, MutationStatus::Applied, Some(c.version))));
+                return Ok(MutationResult::new(m, MutationStatus::Applied, Some(c.version)));
             }
             let (version, site, owner) = (c.version + 1, c.site_id, c.recorded_by);
             let mut active = c.into_active_model();
@@ -374,17 +352,17 @@ async fn delete<C: ConnectionTrait>(
     let (version, entry) = match m.entity {
         EntityKind::Person => {
             let Some(p) = lock::<_, person::Entity>(db, org, m.id).await? else {
-                return Ok(Err(missing()));
+                return Err(ApplyError::Rejected(missing()));
             };
             if !ctx.actor.may_erase_people() {
-                return Ok(Err(Rejection::new(
-                    "forbidden",
+                return Err(ApplyError::Rejected(Rejection::new(
+                    RejectionCode::Forbidden,
                     None,
                     "only managers and admins may erase a person",
                 )));
             }
             if p.deleted_at.is_some() {
-                return Ok(Ok(MutationResult::new(m, MutationStatus::Applied, Some(p.version))));
+                return Ok(MutationResult::new(m, MutationStatus::Applied, Some(p.version)));
             }
             let version = p.version + 1;
             let mut active = p.into_active_model();
@@ -424,5 +402,5 @@ async fn delete<C: ConnectionTrait>(
         }
     };
     w.change(entry.deleted());
-    Ok(Ok(MutationResult::new(m, MutationStatus::Applied, Some(version))))
+    Ok(MutationResult::new(m, MutationStatus::Applied, Some(version)))
 }

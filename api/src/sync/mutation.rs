@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::EntityKind;
-use crate::records::fields::Rejection;
+use crate::records::rejection::{Rejection, RejectionCode};
 
 /// What a mutation does.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,7 +73,7 @@ pub enum MutationStatus {
 #[derive(Object, Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MutationProblem {
     /// Stable snake_case code.
-    pub code: String,
+    pub code: RejectionCode,
     /// The field at fault, when one is.
     pub field: Option<String>,
     /// For people.

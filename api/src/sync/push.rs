@@ -19,8 +19,8 @@ use std::{
 
 use outpost_entity::{contact, incident, person, referral, referral_step, sync_mutation};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Statement, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -28,6 +28,7 @@ use uuid::Uuid;
 use super::{
     EntityKind,
     apply::apply,
+    editable::EditableRecord,
     mutation::{Mutation, MutationOp, MutationResult, MutationStatus},
     writer::BatchWriter,
 };
@@ -35,7 +36,7 @@ use crate::{
     records::{
         access,
         context::{Actor, BatchContext},
-        fields::Rejection,
+        rejection::{ApplyError, Rejection, RejectionCode},
     },
     service::{ServiceError, ServiceResult},
     state::AppState,
@@ -166,7 +167,7 @@ async fn attach_current_records(
 
 fn reused_id() -> Rejection {
     Rejection::new(
-        "mutation_id_reused",
+        RejectionCode::MutationIdReused,
         Some("mutation_id"),
         "this mutation id was already used for another change",
     )
@@ -274,12 +275,28 @@ async fn run_batch(
         txn.commit().await?;
         return Ok(results);
     }
+    results.extend(apply_pending(&txn, actor, &pending, Some(batch.digests)).await?);
+    txn.commit().await?;
+    Ok(results)
+}
+
+/// Applies `pending` (by index in the batch) in `txn` and answers each.
+/// With `digests`, what was applied goes to the mutation log for replays;
+/// a REST write (`write_one`) has none: its mutation id is fresh and can
+/// never be replayed.
+async fn apply_pending<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    pending: &[(usize, &Mutation)],
+    digests: Option<&[String]>,
+) -> Result<Vec<(usize, MutationResult)>, DbErr> {
     let mut ctx =
-        BatchContext::load(&txn, actor.clone(), pending.iter().map(|(_, m)| &m.fields)).await?;
-    let existing = existing_records(&txn, pending.iter().map(|(_, m)| *m)).await?;
+        BatchContext::load(txn, actor.clone(), pending.iter().map(|(_, m)| &m.fields)).await?;
+    let existing = existing_records(txn, pending.iter().map(|(_, m)| *m)).await?;
     let mut writer = BatchWriter::default();
     let mut created = HashSet::new();
-    for (i, m) in pending {
+    let mut results = Vec::with_capacity(pending.len());
+    for &(i, m) in pending {
         let result = match (m.op, existing.get(&(m.entity, m.id))) {
             (MutationOp::Create, Some((org, version))) if *org == actor.organisation_id => {
                 // The record is there already (the device lost the answer
@@ -289,24 +306,85 @@ async fn run_batch(
             (MutationOp::Create, Some(_)) => MutationResult::rejected(
                 m,
                 Rejection::new(
-                    "id_taken",
+                    RejectionCode::IdTaken,
                     Some("id"),
                     "this id is already in use; generate a new UUID",
                 ),
             ),
-            _ => match apply(&txn, &mut ctx, &mut writer, &mut created, m).await? {
+            _ => match apply(txn, &mut ctx, &mut writer, &mut created, m).await {
                 Ok(result) => result,
-                Err(rejection) => MutationResult::rejected(m, rejection),
+                Err(ApplyError::Rejected(rejection)) => MutationResult::rejected(m, rejection),
+                Err(ApplyError::Db(err)) => return Err(err),
             },
         };
-        if !matches!(result.status, MutationStatus::Rejected | MutationStatus::Duplicate) {
-            writer.remember(actor, m, &batch.digests[i], &result);
+        if let Some(digests) = digests
+            && !matches!(result.status, MutationStatus::Rejected | MutationStatus::Duplicate)
+        {
+            writer.remember(actor, m, &digests[i], &result);
         }
         results.push((i, result));
     }
-    writer.finish(&txn, actor.organisation_id).await?;
-    txn.commit().await?;
+    writer.finish(txn, actor.organisation_id).await?;
     Ok(results)
+}
+
+/// A REST write: one mutation in a transaction of its own, without the
+/// replay log (its mutation id is fresh). The transaction comes back open:
+/// the caller reads its answer from it and commits, so the answer can never
+/// disagree with what was committed, nor fail after the commit.
+///
+/// `expect_version` is `If-Match`: an update whose record is at another
+/// version is refused `version_mismatch` before anything is written.
+/// Lost races run again as a push's do.
+pub async fn write_one(
+    state: &AppState,
+    actor: &Actor,
+    m: &Mutation,
+    expect_version: Option<i64>,
+) -> ServiceResult<(MutationResult, DatabaseTransaction)> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match write_one_attempt(state, actor, m, expect_version, attempt > 1).await {
+            Ok(done) => return Ok(done),
+            Err(err) if attempt < ATTEMPTS && crate::db::is_lost_race(&err) => {
+                tracing::debug!(error = %err, attempt, "write lost a race; running it again");
+            }
+            Err(err) if crate::db::is_lost_race(&err) => return Err(ServiceError::Busy),
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+async fn write_one_attempt(
+    state: &AppState,
+    actor: &Actor,
+    m: &Mutation,
+    expect_version: Option<i64>,
+    retry: bool,
+) -> Result<(MutationResult, DatabaseTransaction), DbErr> {
+    let txn = state.db.begin().await?;
+    claim(&txn, actor, retry).await?;
+    if let Some(expected) = expect_version
+        && let Some(record) = EditableRecord::load(&txn, actor, m.entity, m.id).await?
+        && record.version != expected
+        && !record.deleted
+    {
+        let refusal = Rejection::new(
+            RejectionCode::VersionMismatch,
+            None,
+            format!("the record is at version {}; fetch it again and reapply", record.version),
+        );
+        let mut result = MutationResult::rejected(m, refusal);
+        result.version = Some(record.version);
+        return Ok((result, txn));
+    }
+    let result = apply_pending(&txn, actor, &[(0, m)], None)
+        .await?
+        .pop()
+        .map(|(_, result)| result)
+        .ok_or_else(|| DbErr::Custom("a mutation applied without an answer".into()))?;
+    Ok((result, txn))
 }
 
 /// Takes the organisation's push lock until the transaction ends: shared
