@@ -14,7 +14,7 @@ use outpost_api::{
     config::{Config, PasswordHashing},
     server,
     service::{
-        demo,
+        demo as demo_data,
         organisations::{self, NewOrganisation},
     },
     state::AppState,
@@ -24,13 +24,15 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub mod db;
+pub mod demo;
 pub mod device;
 pub mod faults;
 
 pub use outpost_api;
 
 /// Demo password, for logging in as the demo accounts.
-pub const PASSWORD: &str = demo::DEMO_PASSWORD;
+pub const PASSWORD: &str = demo_data::DEMO_PASSWORD;
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
@@ -247,7 +249,7 @@ impl TestApp {
 
     /// Loads the demo organisation.
     pub async fn load_demo(&self) {
-        demo::ensure(&self.state.db, &self.config.password_hashing).await.expect("demo loads");
+        demo_data::ensure(&self.state.db, &self.config.password_hashing).await.expect("demo loads");
     }
 
     /// Creates another organisation with an admin; answers the admin's

@@ -8,6 +8,7 @@ mod api {
     mod conformance;
     mod consistency;
     mod cursor_fuzz;
+    mod drift;
     mod errors;
     mod examples;
     mod records;

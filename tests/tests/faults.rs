@@ -21,6 +21,7 @@ use std::{
 };
 
 use outpost_tests::{
+    demo::MANAGER,
     device::Device,
     faults::{Outcome, PrivatePostgres, PrivateRedis, Remote, ServerProcess},
     fresh_storage, spawn_app, spawn_app_on,
@@ -36,7 +37,6 @@ use uuid::Uuid;
 const PROGRAM: &str = env!("CARGO_BIN_EXE_outpost-under-test");
 
 const WORKERS: [&str; 2] = ["worker1@demo.outpost.test", "worker2@demo.outpost.test"];
-const MANAGER: &str = "manager@demo.outpost.test";
 
 /// A batch of mutations and the contacts it creates.
 #[derive(Clone)]

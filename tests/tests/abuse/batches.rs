@@ -9,6 +9,7 @@ use std::{collections::BTreeMap, time::Duration};
 use futures_util::future::join_all;
 use outpost_tests::{
     Answer, TestApp,
+    db::query,
     device::{Device, mutation},
     spawn_app, spawn_app_with,
 };
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::support::{
-    ADMIN, MANAGER, WORKER1, WORKER2, assert_consistent, list_all, query, raise_person_conflict,
+    ADMIN, MANAGER, WORKER1, WORKER2, assert_consistent, list_all, raise_person_conflict,
 };
 
 /// Pushes at once, two by two the same.

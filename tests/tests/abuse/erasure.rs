@@ -5,15 +5,14 @@
 
 use outpost_tests::{
     Auth, TestApp,
+    db::query,
     device::{Device, mutation},
     spawn_app,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::support::{
-    ADMIN, MANAGER, WORKER1, assert_consistent, query, raise_person_conflict, results,
-};
+use super::support::{ADMIN, MANAGER, WORKER1, assert_consistent, raise_person_conflict, results};
 
 /// The person's details over their life: as recorded, as the manager
 /// changed them, and as the worker's stale edit had them.

@@ -16,16 +16,11 @@ use uuid::Uuid;
 
 use super::support::{
     MANAGER, WORKER1, WORKER1_SITE, WORKER2, WORKER2_SITE, assert_consistent, assert_rejected,
-    referral_fields, results, sites,
+    referral_fields, results, sent_step, sites,
 };
 
 /// worker1's other site (api/src/service/demo.rs).
 const WORKER1_OTHER_SITE: &str = "Street Outreach Team";
-
-/// A step that sends `referral`.
-fn sent_step(referral: Uuid) -> Value {
-    json!({ "referral_id": referral, "status": "sent", "occurred_at": "2026-11-21T03:10:00Z" })
-}
 
 /// A referral (and its person) the manager records at `site`.
 async fn referral_at(app: &TestApp, desk: &mut Device, site: &str) -> Uuid {

@@ -12,13 +12,8 @@ use uuid::Uuid;
 
 use super::support::{
     MANAGER, WORKER1, WORKER1_SITE, WORKER2_SITE, assert_rejected, incident_fields,
-    referral_fields, results, sites,
+    referral_fields, results, sent_step, sites,
 };
-
-/// A step that sends a referral.
-fn sent_step(referral: Uuid) -> Value {
-    json!({ "referral_id": referral, "status": "sent", "occurred_at": "2026-11-21T03:10:00Z" })
-}
 
 /// The records a manager made at worker2's site, and one at worker1's.
 struct Elsewhere {

@@ -7,10 +7,7 @@ use outpost_tests::{Answer, TestApp, outpost_api::service::consistency};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-pub const ADMIN: &str = "admin@demo.outpost.test";
-pub const MANAGER: &str = "manager@demo.outpost.test";
-pub const WORKER1: &str = "worker1@demo.outpost.test";
-pub const WORKER2: &str = "worker2@demo.outpost.test";
+pub use outpost_tests::demo::{ADMIN, MANAGER, WORKER1, WORKER2};
 
 /// worker1 works here (api/src/service/demo.rs).
 pub const WORKER1_SITE: &str = "Riverside Day Centre";
@@ -63,6 +60,11 @@ pub fn referral_fields(person: Uuid, site: &str) -> Value {
         "urgency": "soon",
         "site_id": site,
     })
+}
+
+/// A step that sends `referral`.
+pub fn sent_step(referral: Uuid) -> Value {
+    json!({ "referral_id": referral, "status": "sent", "occurred_at": "2026-11-21T03:10:00Z" })
 }
 
 /// A suspected overdose at `site`.
@@ -171,34 +173,6 @@ fn dechunk(mut rest: &str) -> String {
         rest = next.trim_start_matches("\r\n");
     }
     out
-}
-
-/// Runs a query written with `?` placeholders on either backend and
-/// answers its rows.
-pub async fn query(
-    app: &TestApp,
-    sql: &str,
-    values: Vec<sea_orm::Value>,
-) -> Vec<sea_orm::QueryResult> {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-    let backend = app.state.db.get_database_backend();
-    let sql = if backend == DbBackend::Postgres {
-        let mut out = String::new();
-        for (n, part) in sql.split('?').enumerate() {
-            if n > 0 {
-                out.push_str(&format!("${n}"));
-            }
-            out.push_str(part);
-        }
-        out
-    } else {
-        sql.to_owned()
-    };
-    app.state
-        .db
-        .query_all_raw(Statement::from_sql_and_values(backend, &sql, values))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Raises a conflict on a person: `phone` (its raiser) created it, `desk`

@@ -3,51 +3,21 @@
 //! raw SQL, so none can pass vacuously.
 
 use outpost_api::service::consistency;
-use outpost_tests::{TestApp, device::Device, device::contact_fields, spawn_app};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use outpost_tests::{
+    TestApp,
+    db::{exec, query},
+    device::Device,
+    device::contact_fields,
+    spawn_app,
+};
+use sea_orm::Value;
 use serde_json::json;
 use uuid::Uuid;
 
-/// Runs `sql` with `?` placeholders on either backend.
-async fn exec(app: &TestApp, sql: &str, values: Vec<Value>) {
-    let backend = app.state.db.get_database_backend();
-    let sql = if backend == DbBackend::Postgres {
-        let mut out = String::new();
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    } else {
-        sql.to_owned()
-    };
-    app.state
-        .db
-        .execute_raw(Statement::from_sql_and_values(backend, &sql, values))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
+/// The id of the organisation called `slug`.
 async fn org_id(app: &TestApp, slug: &str) -> Uuid {
-    let backend = app.state.db.get_database_backend();
-    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
-    let row = app
-        .state
-        .db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            format!("SELECT id FROM organisations WHERE slug = {placeholder}"),
-            [slug.into()],
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<Uuid>("", "id").unwrap()
+    let rows = query(app, "SELECT id FROM organisations WHERE slug = ?", vec![slug.into()]).await;
+    rows.first().unwrap().try_get::<Uuid>("", "id").unwrap()
 }
 
 async fn check(app: &TestApp) -> consistency::Report {

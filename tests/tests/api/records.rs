@@ -1,25 +1,10 @@
 //! The field records over REST: the same engine as sync, with ETags,
 //! `If-Match`, idempotent creates, keyset pages and the sync feed's scope.
 
-use outpost_tests::{Answer, Auth, TestApp, device::contact_fields, spawn_app};
+use outpost_tests::{Answer, Auth, TestApp, db::count, device::contact_fields, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-async fn count(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let row = app
-        .state
-        .db
-        .query_one_raw(sea_orm::Statement::from_string(
-            app.state.db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
-}
 
 fn etag(answer: &Answer) -> String {
     answer.headers.get("etag").expect("an ETag").to_str().unwrap().to_owned()

@@ -2,31 +2,13 @@
 //! without its feature.
 
 use outpost_tests::{
+    db::count,
+    demo::demo_site,
     device::{Device, contact_fields, mutation},
     spawn_app,
 };
 use serde_json::json;
 use uuid::Uuid;
-
-async fn demo_site(app: &outpost_tests::TestApp, token: &str) -> String {
-    let sites = app.get("/v1/sites", token).await;
-    sites.ok()["items"][0]["id"].as_str().unwrap().to_owned()
-}
-
-async fn count(app: &outpost_tests::TestApp, table: &str) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let row = app
-        .state
-        .db
-        .query_one_raw(sea_orm::Statement::from_string(
-            app.state.db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
-}
 
 #[tokio::test]
 async fn a_pushed_contact_with_kit_lines_comes_back_in_a_pull() {

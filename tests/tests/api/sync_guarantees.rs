@@ -13,6 +13,8 @@ use std::{
 
 use outpost_tests::{
     TestApp,
+    db::count,
+    demo::{ADMIN, MANAGER, WORKER1, WORKER2},
     device::{Device, contact_fields},
     spawn_app,
 };
@@ -22,26 +24,6 @@ use tokio::{
     io::AsyncReadExt,
     net::{TcpListener, TcpStream},
 };
-
-const ADMIN: &str = "admin@demo.outpost.test";
-const MANAGER: &str = "manager@demo.outpost.test";
-const WORKER1: &str = "worker1@demo.outpost.test";
-const WORKER2: &str = "worker2@demo.outpost.test";
-
-async fn count(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let row = app
-        .state
-        .db
-        .query_one_raw(sea_orm::Statement::from_string(
-            app.state.db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
-}
 
 /// The id of the demo site called `name`.
 async fn site_named(app: &TestApp, token: &str, name: &str) -> String {
