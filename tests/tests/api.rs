@@ -13,6 +13,7 @@ mod api {
     mod examples;
     mod records;
     mod reference;
+    mod rest_writes;
     mod roles;
     mod sessions;
     mod sites;

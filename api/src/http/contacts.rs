@@ -62,50 +62,48 @@ pub struct SubstanceInput {
     pub known_by: Option<KnownBy>,
 }
 
-/// A contact to record.
-#[derive(Object)]
-#[oai(deny_unknown_fields)]
-pub struct CreateContact {
-    /// The contact's id: a UUID v7 the client generates. Sending the same
-    /// id again answers the stored contact (200).
-    pub id: Uuid,
-    /// When it happened.
-    pub occurred_at: DateTime<Utc>,
-    /// Where.
-    #[oai(nullable)]
-    pub site_id: Option<Uuid>,
-    /// Roughly where, when not at a site.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub location_area: Option<String>,
-    /// Who (absent for an anonymous contact).
-    #[oai(nullable)]
-    pub person_id: Option<Uuid>,
-    /// The staff present (the recorder is added).
-    #[oai(nullable)]
-    pub worker_ids: Option<Vec<Uuid>>,
-    /// What kind of contact.
-    pub contact_type: ContactType,
-    /// The living situation seen.
-    #[oai(nullable)]
-    pub living_situation: Option<LivingSituation>,
-    /// What was done.
-    #[oai(nullable)]
-    pub interventions: Option<Vec<Intervention>>,
-    /// Substances reported.
-    #[oai(nullable)]
-    pub substances: Option<Vec<SubstanceInput>>,
-    /// A note.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub note: Option<String>,
-    /// Used equipment returned.
-    #[oai(nullable)]
-    pub returns_count: Option<i64>,
-    /// Whether `returns_count` is an estimate.
-    #[oai(nullable)]
-    pub returns_estimated: Option<bool>,
-    /// Kit handed out.
-    #[oai(nullable)]
-    pub kit_lines: Option<Vec<KitLineInput>>,
+records::create_bodies! {
+    /// A contact to record.
+    rest CreateContact, push CreateContactFields,
+    {
+        /// When it happened.
+        pub occurred_at: DateTime<Utc>,
+        /// Where.
+        #[oai(nullable)]
+        pub site_id: Option<Uuid>,
+        /// Roughly where, when not at a site.
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub location_area: Option<String>,
+        /// Who (absent for an anonymous contact).
+        #[oai(nullable)]
+        pub person_id: Option<Uuid>,
+        /// The staff present (the recorder is added).
+        #[oai(nullable)]
+        pub worker_ids: Option<Vec<Uuid>>,
+        /// What kind of contact.
+        pub contact_type: ContactType,
+        /// The living situation seen.
+        #[oai(nullable)]
+        pub living_situation: Option<LivingSituation>,
+        /// What was done.
+        #[oai(nullable)]
+        pub interventions: Option<Vec<Intervention>>,
+        /// Substances reported.
+        #[oai(nullable)]
+        pub substances: Option<Vec<SubstanceInput>>,
+        /// A note.
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub note: Option<String>,
+        /// Used equipment returned.
+        #[oai(nullable)]
+        pub returns_count: Option<i64>,
+        /// Whether `returns_count` is an estimate.
+        #[oai(nullable)]
+        pub returns_estimated: Option<bool>,
+        /// Kit handed out.
+        #[oai(nullable)]
+        pub kit_lines: Option<Vec<KitLineInput>>,
+    }
 }
 
 /// A contact, with its version as `ETag`.

@@ -47,49 +47,47 @@ pub struct InvolvedPartyInput {
     pub unknown_party: Option<String>,
 }
 
-/// An incident to record.
-#[derive(Object)]
-#[oai(deny_unknown_fields)]
-pub struct CreateIncident {
-    /// The incident's id: a UUID v7 the client generates. Sending the same
-    /// id again answers the stored incident (200).
-    pub id: Uuid,
-    /// When it happened.
-    pub occurred_at: DateTime<Utc>,
-    /// Where.
-    #[oai(nullable)]
-    pub site_id: Option<Uuid>,
-    /// Roughly where, when not at a site.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub location_area: Option<String>,
-    /// What happened.
-    pub incident_type: IncidentType,
-    /// How serious it was.
-    pub severity: Severity,
-    /// Who was involved.
-    #[oai(nullable)]
-    pub people: Option<Vec<InvolvedPartyInput>>,
-    /// Suspected substances (codes or street names).
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub substances: Option<Vec<String>>,
-    /// Whether an ambulance was called.
-    #[oai(nullable)]
-    pub ambulance_called: Option<bool>,
-    /// Whether it arrived.
-    #[oai(nullable)]
-    pub ambulance_arrived: Option<bool>,
-    /// Naloxone doses given, 0 to 20.
-    #[oai(nullable)]
-    pub naloxone_doses: Option<i64>,
-    /// Whether rescue breaths were given.
-    #[oai(nullable)]
-    pub rescue_breaths: Option<bool>,
-    /// How it ended.
-    #[oai(nullable)]
-    pub outcome: Option<IncidentOutcome>,
-    /// A note.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub note: Option<String>,
+records::create_bodies! {
+    /// An incident to record.
+    rest CreateIncident, push CreateIncidentFields,
+    {
+        /// When it happened.
+        pub occurred_at: DateTime<Utc>,
+        /// Where.
+        #[oai(nullable)]
+        pub site_id: Option<Uuid>,
+        /// Roughly where, when not at a site.
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub location_area: Option<String>,
+        /// What happened.
+        pub incident_type: IncidentType,
+        /// How serious it was.
+        pub severity: Severity,
+        /// Who was involved.
+        #[oai(nullable)]
+        pub people: Option<Vec<InvolvedPartyInput>>,
+        /// Suspected substances (codes or street names).
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub substances: Option<Vec<String>>,
+        /// Whether an ambulance was called.
+        #[oai(nullable)]
+        pub ambulance_called: Option<bool>,
+        /// Whether it arrived.
+        #[oai(nullable)]
+        pub ambulance_arrived: Option<bool>,
+        /// Naloxone doses given, 0 to 20.
+        #[oai(nullable)]
+        pub naloxone_doses: Option<i64>,
+        /// Whether rescue breaths were given.
+        #[oai(nullable)]
+        pub rescue_breaths: Option<bool>,
+        /// How it ended.
+        #[oai(nullable)]
+        pub outcome: Option<IncidentOutcome>,
+        /// A note.
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub note: Option<String>,
+    }
 }
 
 /// An incident, with its version as `ETag`.

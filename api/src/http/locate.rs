@@ -36,6 +36,12 @@ pub fn body_error(spec: &Value, method: &str, path: &str, body: &[u8]) -> Option
     walk(spec, &schema, &body, String::new())
 }
 
+/// The first value of `value` that does not fit `schema` (a schema of
+/// `spec`, or a `$ref` to one).
+pub fn value_error(spec: &Value, schema: &Value, value: &Value) -> Option<Located> {
+    walk(spec, schema, value, String::new())
+}
+
 /// The operation for a concrete `path` (`/v1/persons/0190…`).
 pub fn operation<'s>(spec: &'s Value, method: &str, path: &str) -> Option<&'s Value> {
     let segments: Vec<&str> = path.split('/').collect();

@@ -25,6 +25,7 @@ pub mod sites;
 pub mod strict;
 pub mod substances;
 pub mod sync;
+pub mod sync_wire;
 pub mod system;
 pub mod users;
 

@@ -57,46 +57,44 @@ pub struct RiskFlagInput {
     pub note: Option<String>,
 }
 
-/// A person to record.
-#[derive(Object)]
-#[oai(deny_unknown_fields)]
-pub struct CreatePerson {
-    /// The person's id: a UUID v7 the client generates. Sending the same id
-    /// again answers the stored person (200) instead of creating another.
-    pub id: Uuid,
-    /// Street name or alias.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub alias: Option<String>,
-    /// Initials.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub initials: Option<String>,
-    /// How good the name is (default `not_collected`).
-    #[oai(nullable)]
-    pub name_quality: Option<NameQuality>,
-    /// Year of birth.
-    #[oai(nullable)]
-    pub birth_year: Option<i64>,
-    /// Date of birth.
-    #[oai(nullable)]
-    pub birth_date: Option<NaiveDate>,
-    /// How good the date of birth is (default `not_collected`).
-    #[oai(nullable)]
-    pub dob_quality: Option<DobQuality>,
-    /// Gender.
-    #[oai(nullable)]
-    pub gender: Option<Gender>,
-    /// A short description, to recognise them next time.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub description: Option<String>,
-    /// Risk flags.
-    #[oai(nullable)]
-    pub risk_flags: Option<Vec<RiskFlagInput>>,
-    /// NHS number (ten digits, check digit verified).
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub nhs_number: Option<String>,
-    /// CHAIN id.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub chain_id: Option<String>,
+records::create_bodies! {
+    /// A person to record.
+    rest CreatePerson, push CreatePersonFields,
+    {
+        /// Street name or alias.
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub alias: Option<String>,
+        /// Initials.
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub initials: Option<String>,
+        /// How good the name is (default `not_collected`).
+        #[oai(nullable)]
+        pub name_quality: Option<NameQuality>,
+        /// Year of birth.
+        #[oai(nullable)]
+        pub birth_year: Option<i64>,
+        /// Date of birth.
+        #[oai(nullable)]
+        pub birth_date: Option<NaiveDate>,
+        /// How good the date of birth is (default `not_collected`).
+        #[oai(nullable)]
+        pub dob_quality: Option<DobQuality>,
+        /// Gender.
+        #[oai(nullable)]
+        pub gender: Option<Gender>,
+        /// A short description, to recognise them next time.
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub description: Option<String>,
+        /// Risk flags.
+        #[oai(nullable)]
+        pub risk_flags: Option<Vec<RiskFlagInput>>,
+        /// NHS number (ten digits, check digit verified).
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub nhs_number: Option<String>,
+        /// CHAIN id.
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub chain_id: Option<String>,
+    }
 }
 
 /// Changes to a person; absent fields stay as they are. `null` clears a

@@ -33,37 +33,35 @@ pub struct ReferralPage {
     pub next_after: Option<Uuid>,
 }
 
-/// A referral to record.
-#[derive(Object)]
-#[oai(deny_unknown_fields)]
-pub struct CreateReferral {
-    /// The referral's id: a UUID v7 the client generates. Sending the same
-    /// id again answers the stored referral (200).
-    pub id: Uuid,
-    /// Who is referred.
-    pub person_id: Uuid,
-    /// When it was made (default: now).
-    #[oai(nullable)]
-    pub occurred_at: Option<DateTime<Utc>>,
-    /// The first status (default `draft`).
-    #[oai(nullable)]
-    pub status: Option<ReferralStatus>,
-    /// The partner service referred to.
-    #[oai(nullable)]
-    pub partner_service_id: Option<Uuid>,
-    /// The kind of service.
-    pub service_type: ServiceType,
-    /// Why.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub reason: String,
-    /// How urgent (default `routine`).
-    #[oai(nullable)]
-    pub urgency: Option<Urgency>,
-    /// Whether the person consented to sharing their details.
-    pub consent_to_share: bool,
-    /// The site it was made from.
-    #[oai(nullable)]
-    pub site_id: Option<Uuid>,
+records::create_bodies! {
+    /// A referral to record.
+    rest CreateReferral, push CreateReferralFields,
+    {
+        /// Who is referred.
+        pub person_id: Uuid,
+        /// When it was made (default: now).
+        #[oai(nullable)]
+        pub occurred_at: Option<DateTime<Utc>>,
+        /// The first status (default `draft`).
+        #[oai(nullable)]
+        pub status: Option<ReferralStatus>,
+        /// The partner service referred to.
+        #[oai(nullable)]
+        pub partner_service_id: Option<Uuid>,
+        /// The kind of service.
+        pub service_type: ServiceType,
+        /// Why.
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        pub reason: String,
+        /// How urgent (default `routine`).
+        #[oai(nullable)]
+        pub urgency: Option<Urgency>,
+        /// Whether the person consented to sharing their details.
+        pub consent_to_share: bool,
+        /// The site it was made from.
+        #[oai(nullable)]
+        pub site_id: Option<Uuid>,
+    }
 }
 
 /// Changes to a referral; absent fields stay as they are. `null` clears the
@@ -94,21 +92,23 @@ pub struct UpdateReferral {
     pub site_id: MaybeUndefined<Uuid>,
 }
 
-/// A step to record: the referral moves to `status` (the status is the
-/// step latest by `occurred_at`).
-#[derive(Object)]
-#[oai(deny_unknown_fields)]
-pub struct CreateReferralStep {
-    /// The step's id: a UUID v7 the client generates. Sending the same id
-    /// again answers the stored step (200).
-    pub id: Uuid,
-    /// The status it moves to.
-    pub status: ReferralStatus,
-    /// When.
-    pub occurred_at: DateTime<Utc>,
-    /// A note (a reason for a decline, an outcome).
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub note: Option<String>,
+records::create_bodies! {
+    /// A step to record: the referral moves to `status` (the status is the
+    /// step latest by `occurred_at`).
+    rest CreateReferralStep, push CreateReferralStepFields,
+    push_only {
+        /// The referral this step belongs to.
+        pub referral_id: Uuid,
+    }
+    {
+        /// The status it moves to.
+        pub status: ReferralStatus,
+        /// When.
+        pub occurred_at: DateTime<Utc>,
+        /// A note (a reason for a decline, an outcome).
+        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+        pub note: Option<String>,
+    }
 }
 
 /// A referral, with its version as `ETag`.

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
     Enum, Object, OpenApi,
@@ -15,6 +14,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     security::{self, Credentials},
+    sync_wire::{MutationIn, SyncChange},
 };
 use crate::{
     caller::RequestMeta,
@@ -35,37 +35,6 @@ use crate::{
 /// The most mutations one push may carry.
 pub const MAX_BATCH: usize = 500;
 
-/// One change recorded on a device.
-#[derive(Object)]
-pub struct MutationIn {
-    /// Client-generated id of this change (UUID v7). Sending it again is
-    /// safe: the server answers with the first result.
-    pub mutation_id: Uuid,
-    /// The kind of record.
-    pub entity: EntityKind,
-    /// The record's id (generated on the device for creates).
-    pub id: Uuid,
-    /// What to do.
-    pub op: MutationOp,
-    /// For updates: the server version the device's copy was at.
-    #[oai(nullable)]
-    pub base_version: Option<i64>,
-    /// The fields set (create) or changed (update): those of the kind's
-    /// REST request body without `id`. A `person` create takes the fields
-    /// of `CreatePerson`, an update those of `UpdatePerson`; a `contact`
-    /// those of `CreateContact` (with `kit_lines`); an `incident` those of
-    /// `CreateIncident`; a `referral` those of `CreateReferral` or
-    /// `UpdateReferral`; a `referral_step` those of `CreateReferralStep`
-    /// plus `referral_id`. Server fields (`version`, `created_at`,
-    /// `recorded_by`) are refused. The example shows a person and a contact.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub fields: Option<HashMap<String, Value>>,
-    /// When it happened on the device; used as the record's `occurred_at`
-    /// when `fields` does not carry one. Data, never ordering.
-    #[oai(nullable)]
-    pub occurred_at: Option<DateTime<Utc>>,
-}
-
 /// A batch of mutations.
 #[derive(Object)]
 pub struct PushRequest {
@@ -81,7 +50,8 @@ pub struct PushResponse {
 }
 
 /// What a pulled change asks the device to do.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[oai(rename_all = "snake_case")]
 pub enum ChangeOp {
     /// Store `record`, replacing any copy.
@@ -90,21 +60,6 @@ pub enum ChangeOp {
     Delete,
     /// The record left your scope: drop it.
     Evict,
-}
-
-/// One change in the feed.
-#[derive(Object)]
-pub struct SyncChange {
-    /// The kind of record.
-    pub entity: EntityKind,
-    /// The record.
-    pub id: Uuid,
-    /// What to do.
-    pub op: ChangeOp,
-    /// The record's server version.
-    pub version: i64,
-    /// For upserts: the record, as its `GET` shows it.
-    pub record: Option<Value>,
 }
 
 /// A page of the change feed.
@@ -166,8 +121,22 @@ impl SyncApi {
                 format!("at most {MAX_BATCH} mutations per push; split the batch"),
             ));
         }
-        let mutations = body.0.mutations.into_iter().map(into_mutation).collect();
-        let results = push::push(&state, &actor, mutations).await?;
+        // Each mutation's fields are checked against its kind's schema on
+        // their own: one that does not fit is refused, and the rest go on.
+        let spec = super::spec_value();
+        let mut refused = Vec::new();
+        let mut mutations = Vec::new();
+        for (i, m) in body.0.mutations.into_iter().enumerate() {
+            match m.fields(spec) {
+                Ok(fields) => mutations.push(into_mutation(m, fields)),
+                Err(rejection) => refused
+                    .push((i, MutationResult::rejected(&into_mutation(m, Map::new()), rejection))),
+            }
+        }
+        let mut results = push::push(&state, &actor, mutations).await?;
+        for (i, result) in refused {
+            results.insert(i, result);
+        }
         Ok(Json(PushResponse { results }))
     }
 
@@ -304,8 +273,7 @@ impl SyncApi {
     }
 }
 
-fn into_mutation(m: MutationIn) -> Mutation {
-    let mut fields: Map<String, Value> = m.fields.unwrap_or_default().into_iter().collect();
+fn into_mutation(m: MutationIn, mut fields: Map<String, Value>) -> Mutation {
     let has_occurred_at = matches!(
         m.entity,
         EntityKind::Contact

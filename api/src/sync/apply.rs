@@ -18,7 +18,7 @@ use super::{
     EntityKind, conflicts,
     feed::FeedEntry,
     merge,
-    mutation::{Mutation, MutationOp, MutationResult, MutationStatus},
+    mutation::{ConflictRecord, Mutation, MutationOp, MutationResult, MutationStatus},
     writer::BatchWriter,
 };
 use crate::{
@@ -273,7 +273,7 @@ async fn update<C: ConnectionTrait>(
         conflicts::open(&ctx.actor, w, m, base_version, version, &plan.conflicts).await?;
     let mut result = MutationResult::new(m, MutationStatus::Conflict, Some(version));
     result.conflict_id = Some(conflict_id);
-    result.record = current_json(db, ctx, m.entity, m.id).await?;
+    result.record = current_json(db, ctx, m.entity, m.id).await?.map(ConflictRecord);
     Ok(result)
 }
 

@@ -1,11 +1,21 @@
 //! A mutation as the engine sees it, and the result it answers with.
 
-use poem_openapi::{Enum, Object};
+use std::borrow::Cow;
+
+use poem_openapi::{
+    Enum, Object,
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::EntityKind;
-use crate::records::rejection::{Rejection, RejectionCode};
+use crate::records::{
+    person::PersonView,
+    referral::ReferralView,
+    rejection::{Rejection, RejectionCode},
+};
 
 /// What a mutation does.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -18,6 +28,17 @@ pub enum MutationOp {
     Update,
     /// Delete (tombstone) the record.
     Delete,
+}
+
+impl MutationOp {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MutationOp::Create => "create",
+            MutationOp::Update => "update",
+            MutationOp::Delete => "delete",
+        }
+    }
 }
 
 /// One change recorded on a device.
@@ -86,6 +107,67 @@ impl From<Rejection> for MutationProblem {
     }
 }
 
+/// The server's record answered with a conflict: a person or a referral
+/// (the kinds that are edited), as its `GET` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ConflictRecord(pub Value);
+
+impl Type for ConflictRecord {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "ConflictRecord".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut Registry) {
+        PersonView::register(registry);
+        ReferralView::register(registry);
+        registry.schemas.insert(
+            Self::name().into_owned(),
+            MetaSchema {
+                description: Some(
+                    "The server's record: a person or a referral, as its `GET` shows it (the \
+                     result's `entity` says which).",
+                ),
+                one_of: vec![PersonView::schema_ref(), ReferralView::schema_ref()],
+                ..MetaSchema::ANY
+            },
+        );
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for ConflictRecord {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(record @ Value::Object(_)) => Ok(Self(record)),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl ToJSON for ConflictRecord {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone())
+    }
+}
+
 /// The answer to one mutation.
 #[derive(Object, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MutationResult {
@@ -104,7 +186,7 @@ pub struct MutationResult {
     /// For a conflict: the conflict to resolve.
     pub conflict_id: Option<Uuid>,
     /// For a conflict: the server's record, as `GET` shows it.
-    pub record: Option<Value>,
+    pub record: Option<ConflictRecord>,
     /// For a rejection: why.
     pub problem: Option<MutationProblem>,
 }

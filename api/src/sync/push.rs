@@ -29,7 +29,7 @@ use super::{
     EntityKind,
     apply::apply,
     editable::EditableRecord,
-    mutation::{Mutation, MutationOp, MutationResult, MutationStatus},
+    mutation::{ConflictRecord, Mutation, MutationOp, MutationResult, MutationStatus},
     writer::BatchWriter,
 };
 use crate::{
@@ -121,7 +121,7 @@ pub async fn push(
     attach_current_records(state, actor, &mut answers).await?;
     for answer in &mut answers {
         if let Some(record) = answer.record.as_mut() {
-            access::redact_record(actor, answer.entity, record);
+            access::redact_record(actor, answer.entity, &mut record.0);
         }
     }
     Ok(answers)
@@ -159,7 +159,7 @@ async fn attach_current_records(
                 })
                 .collect();
         for answer in answers.iter_mut().filter(|a| a.entity == kind && replayed_conflict(a)) {
-            answer.record = records.get(&answer.id).cloned();
+            answer.record = records.get(&answer.id).cloned().map(ConflictRecord);
         }
     }
     Ok(())

@@ -4,12 +4,8 @@
 use outpost_tests::{
     device::contact_fields,
     outpost_api::{
-        domain::Role,
-        error::ApiError,
-        http::records,
-        service::ServiceError,
-        records::context::Actor,
-        sync::EntityKind,
+        domain::Role, error::ApiError, http::records, records::context::Actor,
+        service::ServiceError, sync::EntityKind,
     },
     spawn_app,
 };
@@ -116,13 +112,10 @@ async fn an_edit_without_if_match_is_refused_naming_the_header() {
     let worker = app.login("worker1@demo.outpost.test").await;
     let id = Uuid::now_v7();
     app.post("/v1/persons", &worker, json!({ "id": id, "alias": "Gaz" })).await.ok();
-    let answer = app
-        .patch(&format!("/v1/persons/{id}"), &worker, json!({ "alias": "G" }))
-        .await;
+    let answer = app.patch(&format!("/v1/persons/{id}"), &worker, json!({ "alias": "G" })).await;
     let problem = answer.assert_problem(400, "if_match_required");
     assert_eq!(problem["field"], "If-Match");
-    let spec: Value =
-        serde_json::from_str(&outpost_tests::outpost_api::http::spec_json()).unwrap();
+    let spec: Value = serde_json::from_str(&outpost_tests::outpost_api::http::spec_json()).unwrap();
     let params = spec["paths"]["/v1/persons/{id}"]["patch"]["parameters"].as_array().unwrap();
     let if_match = params.iter().find(|p| p["name"] == "If-Match").unwrap();
     assert_eq!(if_match["required"], true, "the spec must say what the server does");
