@@ -2,12 +2,15 @@
 # CI: generated clients that work. Generates a TypeScript client
 # (openapi-typescript + openapi-fetch) and a Python client
 # (openapi-python-client) from the committed spec, type checks both
-# (tsc strict, mypy --strict), and runs the sync scenario of each
-# (clients/*/scenario.*) against `outpost serve --demo` on a free port with
-# its own SQLite directory. Needs cargo, node + npm, python3, curl; fetches
-# the pinned packages from npm and PyPI. Every step is bounded in time; any
-# failure exits non-zero. (The steps run under `set -e`; no step is the left
-# side of `||`, which would switch that off inside it.)
+# (tsc strict, mypy --strict), checks that each type checker refuses a push
+# with a misspelled field (clients/*/negative/misspelled_field.*: the check
+# must fail, naming the misspelled field, and for nothing else), and runs the
+# sync scenario of each (clients/*/scenario.*: a push of every kind sync
+# takes, with typed fields) against `outpost serve --demo` on a free port
+# with its own SQLite directory. Needs cargo, node + npm, python3, curl;
+# fetches the pinned packages from npm and PyPI. Every step is bounded in
+# time; any failure exits non-zero. (The steps run under `set -e`; no step is
+# the left side of `||`, which would switch that off inside it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,6 +44,29 @@ fail() {
   exit 1
 }
 
+# expect_refused NAME COUNT CMD...: CMD type checks a negative case, which
+# must be refused with exactly COUNT errors, each naming NAME (the misspelled
+# field): exit 0 means the misspelling type checks, and other errors (or
+# none, from a crash) mean the case proves nothing. A timeout is a failure.
+expect_refused() {
+  local name=$1 count=$2
+  shift 2
+  local out="$work/negative.out" status
+  set +e
+  "$@" >"$out" 2>&1
+  status=$?
+  set -e
+  cat "$out"
+  [ "$status" -ne 124 ] || fail "negative case: \`$*\` timed out"
+  [ "$status" -ne 0 ] || fail "negative case: \`$*\` accepted a misspelled field ($name)"
+  local errors named
+  read -r errors named < <(awk -v name="$name" \
+    '/: error( TS[0-9]+)?:/ { all++; if (index($0, name)) named++ } END { print all + 0, named + 0 }' "$out")
+  [ "$errors" -eq "$count" ] && [ "$named" -eq "$count" ] ||
+    fail "negative case: \`$*\`: expected $count errors naming $name, got $errors errors, $named naming it"
+  echo "refused as expected: $count error(s), each naming $name"
+}
+
 log "cargo build --bin outpost"
 timeout 1800 cargo build --bin outpost
 # A copy, so a rebuild in this tree cannot replace the binary under the server.
@@ -72,17 +98,20 @@ done
 [ -n "$ready" ] || fail "the server did not become ready at $url/readyz within 60 s"
 echo "ready at $url"
 
-log "TypeScript: generate (openapi-typescript), type check (tsc --noEmit, strict), run"
+log "TypeScript: generate (openapi-typescript), type check (tsc --noEmit, strict), negative case, run"
 (
   cd "$TS"
   rm -rf generated
   timeout 120 npx --no-install openapi-typescript "$SPEC" --output generated/schema.ts
   timeout 300 npx --no-install tsc --noEmit -p .
+  # negative/tsconfig.json extends ./tsconfig.json (which holds scenario.ts
+  # alone) and holds only the negative case.
+  expect_refused "'ocurred_at'" 2 timeout 300 npx --no-install tsc -p negative --pretty false
   timeout 300 npx --no-install tsc -p .
   OUTPOST_URL="$url" timeout 120 node generated/dist/scenario.js
 )
 
-log "Python: generate (openapi-python-client), install, type check (mypy --strict), run"
+log "Python: generate (openapi-python-client), install, type check (mypy --strict), negative case, run"
 (
   cd "$PY"
   export PATH="$PY/.venv/bin:$PATH" # the generator's post-hooks run ruff
@@ -92,7 +121,8 @@ log "Python: generate (openapi-python-client), install, type check (mypy --stric
   timeout 300 python -m pip install --quiet --disable-pip-version-check --no-deps \
     --no-build-isolation --force-reinstall ./generated/outpost-client
   timeout 300 mypy --strict scenario.py
+  expect_refused '"ocurred_at"' 1 timeout 300 mypy --strict negative/misspelled_field.py
   OUTPOST_URL="$url" timeout 120 python scenario.py
 )
 
-log "clients: both generated clients type check and pass their scenario"
+log "clients: both generated clients type check, refuse a misspelled field and pass their scenario"

@@ -2,10 +2,13 @@
 // openapi-typescript (types) and openapi-fetch (calls). Run by
 // .ci/clients.sh against `outpost serve --demo`; OUTPOST_URL says where.
 //
-// Two workers' phones: one pushes a person and a contact with kit lines,
-// pulls them back, both edit the person's alias from the same version, the
-// second push conflicts, the worker resolves it, and a list of contacts is
-// paged through with `limit` and `after`. Any wrong answer exits non-zero.
+// Two workers' phones: one pushes a record of every kind sync takes (a
+// person, a contact with kit lines, an incident, a referral and a step of
+// it), each with the kind's typed fields, pulls them back as typed records
+// (narrowed on `entity`, no casts), deletes the incident and pulls the
+// delete; both edit the person's alias from the same version, the second
+// push conflicts, the worker resolves it, and a list of contacts is paged
+// through with `limit` and `after`. Any wrong answer exits non-zero.
 
 import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
@@ -14,6 +17,8 @@ type Schemas = components["schemas"];
 type MutationIn = Schemas["MutationIn"];
 type MutationResult = Schemas["MutationResult"];
 type SyncChange = Schemas["SyncChange"];
+type ContactMutation = Schemas["ContactMutation"];
+type CreateContactFields = Schemas["CreateContactFields"];
 
 const baseUrl = process.env.OUTPOST_URL ?? "http://127.0.0.1:8080";
 const PASSWORD = "outpost-demo";
@@ -40,7 +45,8 @@ function uuidv7(): string {
 class Phone {
   readonly deviceId = uuidv7();
   readonly api: Client<paths>;
-  readonly records = new Map<string, unknown>();
+  /** The last upsert pulled for each record, by `entity/id`. */
+  readonly records = new Map<string, SyncChange>();
   cursor: string | undefined;
   pulls = 0;
 
@@ -83,16 +89,47 @@ class Phone {
       for (const change of data.changes) {
         seen.push(change);
         const key = `${change.entity}/${change.id}`;
-        if (change.op === "upsert") this.records.set(key, change.record);
-        else this.records.delete(key);
+        if (change.op === "upsert") {
+          check(change.record != null, `an upsert carries its record: ${key}`);
+          this.records.set(key, change);
+        } else {
+          this.records.delete(key);
+        }
       }
       this.cursor = data.cursor;
       if (!data.has_more) return seen;
     }
   }
+
+  // The pulled records of each kind, as their views: `entity` narrows the
+  // change, and with it `record`.
+  person(id: string): Schemas["PersonView"] | undefined {
+    const change = this.records.get(`person/${id}`);
+    return change?.entity === "person" ? (change.record ?? undefined) : undefined;
+  }
+
+  contact(id: string): Schemas["ContactView"] | undefined {
+    const change = this.records.get(`contact/${id}`);
+    return change?.entity === "contact" ? (change.record ?? undefined) : undefined;
+  }
+
+  incident(id: string): Schemas["IncidentView"] | undefined {
+    const change = this.records.get(`incident/${id}`);
+    return change?.entity === "incident" ? (change.record ?? undefined) : undefined;
+  }
+
+  referral(id: string): Schemas["ReferralView"] | undefined {
+    const change = this.records.get(`referral/${id}`);
+    return change?.entity === "referral" ? (change.record ?? undefined) : undefined;
+  }
+
+  referralStep(id: string): Schemas["ReferralStepView"] | undefined {
+    const change = this.records.get(`referral_step/${id}`);
+    return change?.entity === "referral_step" ? (change.record ?? undefined) : undefined;
+  }
 }
 
-function contactFields(siteId: string, personId: string): Record<string, unknown> {
+function contactFields(siteId: string, personId: string): CreateContactFields {
   return {
     occurred_at: new Date().toISOString(),
     site_id: siteId,
@@ -109,8 +146,13 @@ function contactFields(siteId: string, personId: string): Record<string, unknown
   };
 }
 
-function create(entity: Schemas["EntityKind"], id: string, fields: Record<string, unknown>): MutationIn {
-  return { mutation_id: uuidv7(), entity, id, op: "create", fields };
+function createContact(id: string, fields: CreateContactFields): ContactMutation {
+  return { mutation_id: uuidv7(), entity: "contact", id, op: "create", fields };
+}
+
+/** An ISO timestamp `minutes` before now. */
+function minutesAgo(minutes: number): string {
+  return new Date(Date.now() - minutes * 60_000).toISOString();
 }
 
 async function main(): Promise<void> {
@@ -122,29 +164,133 @@ async function main(): Promise<void> {
   const siteId = me.data.sites[0]?.id;
   check(siteId !== undefined, "the demo worker has a site");
 
-  // 1. Push a batch: a person and a contact with two kit lines.
+  // 1. Push a batch with a record of every kind sync takes, each with its
+  // kind's typed fields: a person, a contact with two kit lines, an
+  // overdose, a referral for the person and a step moving it to `sent`.
   const personId = uuidv7();
   const contactId = uuidv7();
-  const pushed = await phone.push([
-    create("person", personId, { alias: "Jay", name_quality: "street_name" }),
-    create("contact", contactId, contactFields(siteId, personId)),
-  ]);
+  const incidentId = uuidv7();
+  const referralId = uuidv7();
+  const stepId = uuidv7();
+  const batch: MutationIn[] = [
+    {
+      mutation_id: uuidv7(),
+      entity: "person",
+      id: personId,
+      op: "create",
+      fields: { alias: "Jay", name_quality: "street_name" },
+    },
+    createContact(contactId, contactFields(siteId, personId)),
+    {
+      mutation_id: uuidv7(),
+      entity: "incident",
+      id: incidentId,
+      op: "create",
+      fields: {
+        occurred_at: minutesAgo(20),
+        site_id: siteId,
+        incident_type: "suspected_overdose",
+        severity: "serious",
+        people: [{ person_id: personId }],
+        substances: ["heroin"],
+        ambulance_called: true,
+        ambulance_arrived: true,
+        naloxone_doses: 2,
+        rescue_breaths: true,
+        outcome: "taken_to_hospital",
+      },
+    },
+    {
+      mutation_id: uuidv7(),
+      entity: "referral",
+      id: referralId,
+      op: "create",
+      fields: {
+        person_id: personId,
+        occurred_at: minutesAgo(10),
+        service_type: "drug_alcohol_treatment",
+        reason: "Wants to start a script after the overdose",
+        urgency: "urgent",
+        consent_to_share: true,
+        site_id: siteId,
+      },
+    },
+    {
+      mutation_id: uuidv7(),
+      entity: "referral_step",
+      id: stepId,
+      op: "create",
+      fields: { referral_id: referralId, status: "sent", occurred_at: minutesAgo(5), note: "Form emailed" },
+    },
+  ];
+  const pushed = await phone.push(batch);
   for (const r of pushed) {
     check(r.status === "applied" && r.version === 1, `applied at version 1: ${JSON.stringify(r)}`);
   }
+  const kinds = pushed.map((r) => r.entity).join(",");
+  check(kinds === "person,contact,incident,referral,referral_step", `results in push order: ${kinds}`);
 
-  // 2. Pull it back: the contact comes with its kit lines.
-  await phone.pull();
-  const contact = phone.records.get(`contact/${contactId}`) as Schemas["ContactView"] | undefined;
+  // 2. Pull them back: every one comes as its kind's typed record.
+  const pulled = await phone.pull();
+  const expected: [SyncChange["entity"], string][] = [
+    ["person", personId],
+    ["contact", contactId],
+    ["incident", incidentId],
+    ["referral", referralId],
+    ["referral_step", stepId],
+  ];
+  for (const [entity, id] of expected) {
+    check(
+      pulled.some((c) => c.entity === entity && c.id === id && c.op === "upsert"),
+      `the pull brings the ${entity} back`,
+    );
+  }
+  const person = phone.person(personId);
+  check(person?.alias === "Jay" && person.name_quality === "street_name", `the person: ${JSON.stringify(person)}`);
+  const contact = phone.contact(contactId);
   check(contact !== undefined, "the contact comes back in a pull");
   check(contact.person_id === personId, "the contact names the person");
   const kit = contact.kit_lines.map((l) => `${l.quantity} ${l.item}`).sort();
   check(JSON.stringify(kit) === JSON.stringify(["1 naloxone_nasal", "10 foil"]), `kit lines: ${kit.join(", ")}`);
   check(contact.substances[0]?.substance === "synthetic_cannabinoid", "street name mapped to its code");
+  const incident = phone.incident(incidentId);
+  check(incident !== undefined, "the incident comes back in a pull");
+  check(
+    incident.incident_type === "suspected_overdose" &&
+      incident.severity === "serious" &&
+      incident.naloxone_doses === 2 &&
+      incident.people[0]?.person_id === personId &&
+      incident.outcome === "taken_to_hospital",
+    `the incident: ${JSON.stringify(incident)}`,
+  );
+  const referral = phone.referral(referralId);
+  check(referral !== undefined, "the referral comes back in a pull");
+  check(
+    referral.person_id === personId &&
+      referral.service_type === "drug_alcohol_treatment" &&
+      referral.consent_to_share &&
+      referral.status === "sent" &&
+      referral.version === 2,
+    `the step moved the referral to sent (version 2): ${JSON.stringify(referral)}`,
+  );
+  const step = phone.referralStep(stepId);
+  check(
+    step?.referral_id === referralId && step.status === "sent" && step.note === "Form emailed",
+    `the referral step: ${JSON.stringify(step)}`,
+  );
+  // 2b. Delete the incident; the next pull drops it.
+  const [deleted] = await phone.push([{ mutation_id: uuidv7(), entity: "incident", id: incidentId, op: "delete" }]);
+  check(deleted?.status === "applied" && deleted.version === 2, `the delete applies: ${JSON.stringify(deleted)}`);
+  const afterDelete = await phone.pull();
+  check(
+    afterDelete.some((c) => c.entity === "incident" && c.id === incidentId && c.op === "delete"),
+    `the pull brings the delete: ${JSON.stringify(afterDelete)}`,
+  );
+  check(phone.incident(incidentId) === undefined, "the phone drops the deleted incident");
 
   // 3. A conflict: both phones edit the alias from version 1; the desk is first.
   await desk.pull();
-  const fromBase = (alias: string): MutationIn => ({
+  const fromBase = (alias: string): Schemas["PersonMutation"] => ({
     mutation_id: uuidv7(),
     entity: "person",
     id: personId,
@@ -158,7 +304,11 @@ async function main(): Promise<void> {
   check(second?.status === "conflict", `the second edit conflicts: ${JSON.stringify(second)}`);
   const conflictId = second.conflict_id;
   check(typeof conflictId === "string", "a conflict id");
-  check((second.record as Schemas["PersonView"]).alias === "J-Bird", `the server keeps its value: ${JSON.stringify(second)}`);
+  const theirs = second.record;
+  check(
+    second.entity === "person" && theirs != null && "name_quality" in theirs && theirs.alias === "J-Bird",
+    `the server keeps its value: ${JSON.stringify(second)}`,
+  );
 
   const got = await phone.api.GET("/v1/sync/conflicts/{id}", { params: { path: { id: conflictId } } });
   check(got.data !== undefined, `get_conflict: ${JSON.stringify(got.error)}`);
@@ -186,14 +336,14 @@ async function main(): Promise<void> {
   );
   await phone.pull();
   await desk.pull();
-  const onPhone = phone.records.get(`person/${personId}`) as Schemas["PersonView"] | undefined;
-  const onDesk = desk.records.get(`person/${personId}`) as Schemas["PersonView"] | undefined;
+  const onPhone = phone.person(personId);
+  const onDesk = desk.person(personId);
   check(onPhone?.alias === "Jay (J-Bird)", `the resolved alias syncs: ${JSON.stringify(onPhone)}`);
   check(JSON.stringify(onPhone) === JSON.stringify(onDesk), "both phones converge");
 
   // 5. Page through the contacts, two at a time, with `limit` and `after`.
   const more = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
-  const pushedMore = await phone.push(more.map((id) => create("contact", id, contactFields(siteId, personId))));
+  const pushedMore = await phone.push(more.map((id) => createContact(id, contactFields(siteId, personId))));
   check(pushedMore.every((r) => r.status === "applied"), "four more contacts applied");
   const listed: string[] = [];
   let after: string | undefined;
@@ -214,8 +364,9 @@ async function main(): Promise<void> {
   check(pages === Math.ceil(listed.length / 2) || pages === Math.ceil(listed.length / 2) + 1, "page count");
 
   console.log(
-    `typescript scenario: ok, pushed 1 contact with ${contact.kit_lines.length} kit lines, ` +
-      `pulled it back, conflict resolved, ${listed.length} contacts in ${pages} pages`,
+    `typescript scenario: ok, pushed ${kinds.replaceAll(",", ", ")} (contact with ` +
+      `${contact.kit_lines.length} kit lines), pulled them back typed, deleted the incident, ` +
+      `conflict resolved, ${listed.length} contacts in ${pages} pages`,
   );
 }
 
