@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;
+mod named_type;
 pub mod records;
 pub mod secrets;
 pub mod server;

@@ -22,5 +22,6 @@ mod api {
     mod sync_guarantees;
     mod system;
     mod tenancy;
+    mod typed_push;
     mod users;
 }

@@ -19,6 +19,8 @@ pub struct Located {
     pub field: String,
     /// What the field must be.
     pub detail: String,
+    /// Whether the field is one the object does not have.
+    pub unknown: bool,
 }
 
 /// The first value of `body` that does not fit the request body schema of
@@ -27,7 +29,11 @@ pub fn body_error(spec: &Value, method: &str, path: &str, body: &[u8]) -> Option
     let body: Value = match serde_json::from_slice(body) {
         Ok(body) => body,
         Err(err) => {
-            return Some(Located { field: String::new(), detail: format!("not JSON: {err}") });
+            return Some(Located {
+                field: String::new(),
+                detail: format!("not JSON: {err}"),
+                unknown: false,
+            });
         }
     };
     let operation = operation(spec, method, path)?;
@@ -87,7 +93,7 @@ fn walk(spec: &Value, schema: &Value, value: &Value, at: String) -> Option<Locat
     let nullable = schema["nullable"] == true
         || schema["allOf"].as_array().is_some_and(|_| schema["nullable"] == true);
     let schema = resolve(spec, schema);
-    let wrong = |detail: String| Some(Located { field: at.clone(), detail });
+    let wrong = |detail: String| Some(Located { field: at.clone(), detail, unknown: false });
     if value.is_null() {
         return if nullable || schema["nullable"] == true {
             None
@@ -141,12 +147,20 @@ fn walk(spec: &Value, schema: &Value, value: &Value, at: String) -> Option<Locat
 
 fn object(spec: &Value, schema: &Value, value: &Value, at: &str) -> Option<Located> {
     let Some(fields) = value.as_object() else {
-        return Some(Located { field: at.to_owned(), detail: "must be an object".into() });
+        return Some(Located {
+            field: at.to_owned(),
+            detail: "must be an object".into(),
+            unknown: false,
+        });
     };
     let properties = schema["properties"].as_object().cloned().unwrap_or_else(Map::new);
     for name in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
         if !fields.contains_key(name) {
-            return Some(Located { field: child(at, name), detail: "is required".into() });
+            return Some(Located {
+                field: child(at, name),
+                detail: "is required".into(),
+                unknown: false,
+            });
         }
     }
     for (name, field) in fields {
@@ -164,6 +178,7 @@ fn object(spec: &Value, schema: &Value, value: &Value, at: &str) -> Option<Locat
                         "is not a field of this object; its fields are: {}",
                         properties.keys().cloned().collect::<Vec<_>>().join(", ")
                     ),
+                    unknown: true,
                 });
             }
             None => {}

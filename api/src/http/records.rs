@@ -174,7 +174,7 @@ pub async fn create(
     fields: Map<String, Value>,
 ) -> ApiResult<Written> {
     let mutation = one(entity, id, MutationOp::Create, None, fields);
-    let (result, txn) = push::write_one(state, actor, &mutation, None).await?;
+    let (result, txn) = push::write_one(state, actor, &mutation).await?;
     if result.status == MutationStatus::Rejected {
         return Err(refused(entity, result.problem));
     }
@@ -194,7 +194,7 @@ pub async fn update(
     fields: Map<String, Value>,
 ) -> ApiResult<Written> {
     let mutation = one(entity, id, MutationOp::Update, Some(if_match), fields);
-    let (result, txn) = push::write_one(state, actor, &mutation, Some(if_match)).await?;
+    let (result, txn) = push::write_one(state, actor, &mutation).await?;
     match result.status {
         MutationStatus::Rejected => Err(refused(entity, result.problem)),
         // Not reached: the version was checked in the same transaction, so
@@ -215,7 +215,7 @@ pub async fn delete(
     id: Uuid,
 ) -> ApiResult<()> {
     let mutation = one(entity, id, MutationOp::Delete, None, Map::new());
-    let (result, txn) = push::write_one(state, actor, &mutation, None).await?;
+    let (result, txn) = push::write_one(state, actor, &mutation).await?;
     if result.status == MutationStatus::Rejected {
         return Err(refused(entity, result.problem));
     }
@@ -232,7 +232,9 @@ fn one(
     base_version: Option<i64>,
     fields: Map<String, Value>,
 ) -> Mutation {
-    Mutation { mutation_id: Uuid::now_v7(), entity, id, op, base_version, fields }
+    // An edit must start from the version `If-Match` names.
+    let exact_base = op == MutationOp::Update;
+    Mutation { mutation_id: Uuid::now_v7(), entity, id, op, base_version, exact_base, fields }
 }
 
 /// The problem for an engine refusal: the engine's code, with the status

@@ -26,7 +26,7 @@ use crate::{
     sync::{
         EntityKind,
         conflicts::{self, ConflictStatus, ConflictView, ResolutionChoice},
-        mutation::{Mutation, MutationOp, MutationResult},
+        mutation::MutationResult,
         pull::{self, CursorRefusal},
         push,
     },
@@ -50,8 +50,7 @@ pub struct PushResponse {
 }
 
 /// What a pulled change asks the device to do.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
 pub enum ChangeOp {
     /// Store `record`, replacing any copy.
@@ -127,10 +126,9 @@ impl SyncApi {
         let mut refused = Vec::new();
         let mut mutations = Vec::new();
         for (i, m) in body.0.mutations.into_iter().enumerate() {
-            match m.fields(spec) {
-                Ok(fields) => mutations.push(into_mutation(m, fields)),
-                Err(rejection) => refused
-                    .push((i, MutationResult::rejected(&into_mutation(m, Map::new()), rejection))),
+            match m.check(spec) {
+                Ok(mutation) => mutations.push(mutation),
+                Err(answer) => refused.push((i, answer)),
             }
         }
         let mut results = push::push(&state, &actor, mutations).await?;
@@ -270,28 +268,5 @@ impl SyncApi {
         let values = body.0.values.map(|v| v.into_iter().collect::<Map<String, Value>>());
         let resolved = conflicts::resolve(&state, &actor, id.0, body.0.resolution, values).await?;
         Ok(Json(ConflictView::for_actor(resolved, &actor)))
-    }
-}
-
-fn into_mutation(m: MutationIn, mut fields: Map<String, Value>) -> Mutation {
-    let has_occurred_at = matches!(
-        m.entity,
-        EntityKind::Contact
-            | EntityKind::Incident
-            | EntityKind::Referral
-            | EntityKind::ReferralStep
-    );
-    if let (true, MutationOp::Create, Some(at)) = (has_occurred_at, m.op, m.occurred_at) {
-        fields.entry("occurred_at").or_insert_with(|| {
-            Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        });
-    }
-    Mutation {
-        mutation_id: m.mutation_id,
-        entity: m.entity,
-        id: m.id,
-        op: m.op,
-        base_version: m.base_version,
-        fields,
     }
 }

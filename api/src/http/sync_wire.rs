@@ -39,14 +39,18 @@ use crate::{
         incident::IncidentView,
         person::PersonView,
         referral::{ReferralStepView, ReferralView},
-        rejection::Rejection,
+        rejection::{Rejection, RejectionCode},
     },
-    sync::{EntityKind, conflicts::ConflictView, mutation::MutationOp},
+    sync::{
+        EntityKind,
+        conflicts::ConflictView,
+        mutation::{Mutation, MutationOp, MutationResult},
+    },
 };
 
 /// A schema of the registry, taken from a type: its name, how to register
 /// it, and how to check a value against it.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Schema {
     name: fn() -> Cow<'static, str>,
     register: fn(&mut Registry),
@@ -74,6 +78,7 @@ impl Schema {
 }
 
 /// One kind on the push wire.
+#[derive(Debug)]
 pub struct Pushed {
     /// The kind.
     pub entity: EntityKind,
@@ -85,6 +90,8 @@ pub struct Pushed {
     pub create: Schema,
     /// The fields of an update, for the kinds that are edited.
     pub update: Option<Schema>,
+    /// Whether a create takes the envelope's `occurred_at` as its own.
+    pub occurred_at: bool,
 }
 
 const ALL_OPS: &[MutationOp] = &[MutationOp::Create, MutationOp::Update, MutationOp::Delete];
@@ -98,6 +105,7 @@ pub const PUSHED: &[Pushed] = &[
         ops: ALL_OPS,
         create: Schema::of::<CreatePersonFields>(),
         update: Some(Schema::of::<UpdatePerson>()),
+        occurred_at: false,
     },
     Pushed {
         entity: EntityKind::Contact,
@@ -105,6 +113,7 @@ pub const PUSHED: &[Pushed] = &[
         ops: APPEND_ONLY,
         create: Schema::of::<CreateContactFields>(),
         update: None,
+        occurred_at: true,
     },
     Pushed {
         entity: EntityKind::Incident,
@@ -112,6 +121,7 @@ pub const PUSHED: &[Pushed] = &[
         ops: APPEND_ONLY,
         create: Schema::of::<CreateIncidentFields>(),
         update: None,
+        occurred_at: true,
     },
     Pushed {
         entity: EntityKind::Referral,
@@ -119,6 +129,7 @@ pub const PUSHED: &[Pushed] = &[
         ops: ALL_OPS,
         create: Schema::of::<CreateReferralFields>(),
         update: Some(Schema::of::<UpdateReferral>()),
+        occurred_at: true,
     },
     Pushed {
         entity: EntityKind::ReferralStep,
@@ -126,6 +137,7 @@ pub const PUSHED: &[Pushed] = &[
         ops: &[MutationOp::Create],
         create: Schema::of::<CreateReferralStepFields>(),
         update: None,
+        occurred_at: true,
     },
 ];
 
@@ -139,55 +151,27 @@ pub struct Pulled {
     pub view: Schema,
 }
 
+/// A kind in the pull feed whose changes carry a `V`.
+const fn pulled<V: Type + ParseFromJSON + ToJSON>(
+    entity: EntityKind,
+    member: &'static str,
+) -> Pulled {
+    Pulled { entity, member, view: Schema::of::<V>() }
+}
+
 /// The kinds a device pulls, and their views.
 pub const PULLED: &[Pulled] = &[
-    Pulled { entity: EntityKind::Person, member: "PersonChange", view: Schema::of::<PersonView>() },
-    Pulled {
-        entity: EntityKind::Contact,
-        member: "ContactChange",
-        view: Schema::of::<ContactView>(),
-    },
-    Pulled {
-        entity: EntityKind::Incident,
-        member: "IncidentChange",
-        view: Schema::of::<IncidentView>(),
-    },
-    Pulled {
-        entity: EntityKind::Referral,
-        member: "ReferralChange",
-        view: Schema::of::<ReferralView>(),
-    },
-    Pulled {
-        entity: EntityKind::ReferralStep,
-        member: "ReferralStepChange",
-        view: Schema::of::<ReferralStepView>(),
-    },
-    Pulled {
-        entity: EntityKind::Conflict,
-        member: "ConflictChange",
-        view: Schema::of::<ConflictView>(),
-    },
-    Pulled { entity: EntityKind::Site, member: "SiteChange", view: Schema::of::<SiteView>() },
-    Pulled {
-        entity: EntityKind::KitItem,
-        member: "KitItemChange",
-        view: Schema::of::<KitItemView>(),
-    },
-    Pulled {
-        entity: EntityKind::Substance,
-        member: "SubstanceChange",
-        view: Schema::of::<SubstanceView>(),
-    },
-    Pulled {
-        entity: EntityKind::PartnerService,
-        member: "PartnerServiceChange",
-        view: Schema::of::<PartnerServiceView>(),
-    },
+    pulled::<PersonView>(EntityKind::Person, "PersonChange"),
+    pulled::<ContactView>(EntityKind::Contact, "ContactChange"),
+    pulled::<IncidentView>(EntityKind::Incident, "IncidentChange"),
+    pulled::<ReferralView>(EntityKind::Referral, "ReferralChange"),
+    pulled::<ReferralStepView>(EntityKind::ReferralStep, "ReferralStepChange"),
+    pulled::<ConflictView>(EntityKind::Conflict, "ConflictChange"),
+    pulled::<SiteView>(EntityKind::Site, "SiteChange"),
+    pulled::<KitItemView>(EntityKind::KitItem, "KitItemChange"),
+    pulled::<SubstanceView>(EntityKind::Substance, "SubstanceChange"),
+    pulled::<PartnerServiceView>(EntityKind::PartnerService, "PartnerServiceChange"),
 ];
-
-fn pushed(entity: &str) -> Option<&'static Pushed> {
-    PUSHED.iter().find(|p| p.entity.as_str() == entity)
-}
 
 /// `{type: string, enum: [value]}`: a member's discriminator.
 fn tag(value: &'static str) -> MetaSchemaRef {
@@ -240,53 +224,81 @@ fn union(description: &'static str, members: Vec<(&'static str, &'static str)>) 
 
 /// One change recorded on a device: which record (`entity`, `id`), what to
 /// do (`op`) and, for creates and updates, its kind's typed `fields`.
-#[derive(Debug, Clone)]
 pub struct MutationIn {
     /// Client-generated id of this change (UUID v7).
     pub mutation_id: Uuid,
-    /// The kind of record.
-    pub entity: EntityKind,
+    /// The kind of record, as the push table has it.
+    pub kind: &'static Pushed,
     /// The record's id.
     pub id: Uuid,
-    /// What to do.
+    /// What to do (one of the kind's `ops`).
     pub op: MutationOp,
     /// For updates: the server version the device's copy was at.
     pub base_version: Option<i64>,
     /// The fields as sent, checked against the kind's schema by
-    /// [`MutationIn::fields`].
+    /// [`MutationIn::check`].
     pub raw_fields: Option<Map<String, Value>>,
     /// When it happened on the device.
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
 impl MutationIn {
-    /// The fields, checked against the kind's create or update schema and
-    /// written back as the type writes them (the engine's input, as a REST
-    /// body gives it); a value that does not fit refuses the mutation,
-    /// naming the field when it can be found.
-    pub fn fields(&self, spec: &Value) -> Result<Map<String, Value>, Rejection> {
-        let raw = self.raw_fields.clone().unwrap_or_default();
-        if self.op == MutationOp::Delete {
-            return Ok(Map::new());
-        }
-        let kind = pushed(self.entity.as_str()).expect("parsed from the table");
-        let schema = match self.op {
-            MutationOp::Update => kind.update.expect("ops of the table"),
-            _ => kind.create,
+    /// The mutation the engine applies, its fields checked against the
+    /// kind's create or update schema and written back as the type writes
+    /// them (as a REST body gives them). A mutation whose fields do not fit
+    /// comes back as its answer: refused, naming the field when the spec
+    /// locates it (`unknown_field` for a field the kind does not have).
+    pub fn check(self, spec: &Value) -> Result<Mutation, MutationResult> {
+        let mut raw = self.raw_fields.unwrap_or_default();
+        let schema = match (self.op, self.kind.update) {
+            (MutationOp::Delete, _) => None,
+            (MutationOp::Update, Some(update)) => Some(update),
+            // Parsing keeps `op` to the kind's `ops`.
+            (MutationOp::Update, None) => None,
+            (MutationOp::Create, _) => {
+                // The envelope's time, for a record that has one and whose
+                // fields leave it out.
+                if let (true, Some(at)) = (self.kind.occurred_at, self.occurred_at) {
+                    raw.entry("occurred_at").or_insert_with(|| {
+                        Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+                    });
+                }
+                Some(self.kind.create)
+            }
         };
-        let value = Value::Object(raw);
-        match (schema.check)(value.clone()) {
-            Ok(Value::Object(canonical)) => Ok(canonical),
-            Ok(_) => Ok(Map::new()),
+        let mut mutation = Mutation {
+            mutation_id: self.mutation_id,
+            entity: self.kind.entity,
+            id: self.id,
+            op: self.op,
+            base_version: self.base_version,
+            exact_base: false,
+            fields: Map::new(),
+        };
+        let Some(schema) = schema else { return Ok(mutation) };
+        // Kept only to name the field at fault when the check fails.
+        let sent = Value::Object(raw);
+        match (schema.check)(sent.clone()) {
+            Ok(Value::Object(canonical)) => {
+                mutation.fields = canonical;
+                Ok(mutation)
+            }
+            Ok(_) => Ok(mutation),
             Err(message) => {
                 let name = (schema.name)();
                 let reference = json!({ "$ref": format!("#/components/schemas/{name}") });
-                Err(match super::locate::value_error(spec, &reference, &value) {
+                let rejection = match super::locate::value_error(spec, &reference, &sent) {
+                    Some(found) if found.unknown => Rejection::new(
+                        RejectionCode::UnknownField,
+                        Some(&found.field),
+                        format!("`{}` {}", found.field, found.detail),
+                    ),
                     Some(found) if !found.field.is_empty() => {
-                        Rejection::invalid(&found.field, format!("must be {}", found.detail))
+                        Rejection::invalid(&found.field, found.detail)
                     }
                     _ => Rejection::invalid("fields", message),
-                })
+                };
+                Err(MutationResult::rejected(&mutation, rejection))
             }
         }
     }
@@ -303,116 +315,93 @@ fn parse_field<T: ParseFromJSON, S: Type>(
         .map_err(|err| ParseError::custom(format!("`{name}`: {}", err.into_message())))
 }
 
-impl Type for MutationIn {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+crate::named_type::named_type!(MutationIn, "MutationIn", register_mutation_in);
 
-    fn name() -> Cow<'static, str> {
-        "MutationIn".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut Registry) {
-        <MutationOp as Type>::register(registry);
-        let mut members = Vec::new();
-        for kind in PUSHED {
-            let create = kind.create;
-            (create.register)(registry);
-            let fields = match kind.update {
-                Some(update) => {
-                    (update.register)(registry);
+/// Writes the schema of `MutationIn`.
+fn register_mutation_in(registry: &mut Registry) {
+    <MutationOp as Type>::register(registry);
+    let mut members = Vec::new();
+    for kind in PUSHED {
+        let create = kind.create;
+        (create.register)(registry);
+        let fields = match kind.update {
+            Some(update) => {
+                (update.register)(registry);
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    description: Some(
+                        "For a create, the kind's create fields; for an update, the \
+                         changed fields (absent: unchanged, `null`: cleared). Absent \
+                         for a delete.",
+                    ),
+                    nullable: true,
+                    any_of: vec![create.reference(), update.reference()],
+                    ..MetaSchema::ANY
+                }))
+            }
+            None => nullable(create.reference(), "The kind's create fields; absent for a delete."),
+        };
+        let ops = MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some("What to do (the operations this kind takes)."),
+            enum_items: kind.ops.iter().map(|op| json!(op)).collect(),
+            ..MetaSchema::new("string")
+        }));
+        let member = MetaSchema {
+            description: Some("One change recorded on a device."),
+            required: vec!["mutation_id", "entity", "id", "op"],
+            properties: vec![
+                (
+                    "mutation_id",
+                    inline(
+                        "string",
+                        Some("uuid"),
+                        "Client-generated id of this change (UUID v7). Sending it again \
+                         is safe: the server answers with the first result.",
+                    ),
+                ),
+                ("entity", tag(kind.entity.as_str())),
+                (
+                    "id",
+                    inline(
+                        "string",
+                        Some("uuid"),
+                        "The record's id (a UUID v7 generated on the device for creates).",
+                    ),
+                ),
+                ("op", ops),
+                (
+                    "base_version",
                     MetaSchemaRef::Inline(Box::new(MetaSchema {
-                        description: Some(
-                            "For a create, the kind's create fields; for an update, the \
-                             changed fields (absent: unchanged, `null`: cleared). Absent \
-                             for a delete.",
-                        ),
+                        format: Some("int64"),
                         nullable: true,
-                        any_of: vec![create.reference(), update.reference()],
-                        ..MetaSchema::ANY
-                    }))
-                }
-                None => {
-                    nullable(create.reference(), "The kind's create fields; absent for a delete.")
-                }
-            };
-            let ops = MetaSchemaRef::Inline(Box::new(MetaSchema {
-                description: Some("What to do (the operations this kind takes)."),
-                enum_items: kind.ops.iter().map(|op| json!(op)).collect(),
-                ..MetaSchema::new("string")
-            }));
-            let member = MetaSchema {
-                description: Some("One change recorded on a device."),
-                required: vec!["mutation_id", "entity", "id", "op"],
-                properties: vec![
-                    (
-                        "mutation_id",
-                        inline(
-                            "string",
-                            Some("uuid"),
-                            "Client-generated id of this change (UUID v7). Sending it again \
-                             is safe: the server answers with the first result.",
+                        description: Some(
+                            "For updates: the server version the device's copy was at.",
                         ),
-                    ),
-                    ("entity", tag(kind.entity.as_str())),
-                    (
-                        "id",
-                        inline(
-                            "string",
-                            Some("uuid"),
-                            "The record's id (a UUID v7 generated on the device for creates).",
+                        ..MetaSchema::new("integer")
+                    })),
+                ),
+                ("fields", fields),
+                (
+                    "occurred_at",
+                    MetaSchemaRef::Inline(Box::new(MetaSchema {
+                        format: Some("date-time"),
+                        nullable: true,
+                        description: Some(
+                            "When it happened on the device; the record's `occurred_at` \
+                             when `fields` carries none. Data, never ordering.",
                         ),
-                    ),
-                    ("op", ops),
-                    (
-                        "base_version",
-                        MetaSchemaRef::Inline(Box::new(MetaSchema {
-                            format: Some("int64"),
-                            nullable: true,
-                            description: Some(
-                                "For updates: the server version the device's copy was at.",
-                            ),
-                            ..MetaSchema::new("integer")
-                        })),
-                    ),
-                    ("fields", fields),
-                    (
-                        "occurred_at",
-                        MetaSchemaRef::Inline(Box::new(MetaSchema {
-                            format: Some("date-time"),
-                            nullable: true,
-                            description: Some(
-                                "When it happened on the device; the record's `occurred_at` \
-                                 when `fields` carries none. Data, never ordering.",
-                            ),
-                            ..MetaSchema::new("string")
-                        })),
-                    ),
-                ],
-                ..MetaSchema::new("object")
-            };
-            registry.schemas.insert(kind.member.to_owned(), member);
-            members.push((kind.entity.as_str(), kind.member));
-        }
-        registry.schemas.insert(
-            Self::name().into_owned(),
-            union("One change recorded on a device, by the kind of record (`entity`).", members),
-        );
+                        ..MetaSchema::new("string")
+                    })),
+                ),
+            ],
+            ..MetaSchema::new("object")
+        };
+        registry.schemas.insert(kind.member.to_owned(), member);
+        members.push((kind.entity.as_str(), kind.member));
     }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
+    registry.schemas.insert(
+        "MutationIn".to_owned(),
+        union("One change recorded on a device, by the kind of record (`entity`).", members),
+    );
 }
 
 impl ParseFromJSON for MutationIn {
@@ -424,7 +413,7 @@ impl ParseFromJSON for MutationIn {
             return Err(ParseError::custom(format!("unknown field `{unknown}`")));
         }
         let entity: String = parse_field(&obj, "entity")?;
-        let Some(kind) = pushed(&entity) else {
+        let Some(kind) = PUSHED.iter().find(|p| p.entity.as_str() == entity) else {
             let known: Vec<&str> = PUSHED.iter().map(|p| p.entity.as_str()).collect();
             return Err(ParseError::custom(format!(
                 "`entity` must be one of: {} (reference data changes through its REST \
@@ -446,7 +435,7 @@ impl ParseFromJSON for MutationIn {
         };
         Ok(Self {
             mutation_id: parse_field(&obj, "mutation_id")?,
-            entity: kind.entity,
+            kind,
             id: parse_field(&obj, "id")?,
             op,
             base_version: parse_field(&obj, "base_version")?,
@@ -460,7 +449,7 @@ impl ToJSON for MutationIn {
     fn to_json(&self) -> Option<Value> {
         Some(json!({
             "mutation_id": self.mutation_id,
-            "entity": self.entity,
+            "entity": self.kind.entity,
             "id": self.id,
             "op": self.op,
             "base_version": self.base_version,
@@ -486,71 +475,50 @@ pub struct SyncChange {
     pub record: Option<Value>,
 }
 
-impl Type for SyncChange {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+crate::named_type::named_type!(SyncChange, "SyncChange", register_sync_change);
 
-    fn name() -> Cow<'static, str> {
-        "SyncChange".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut Registry) {
-        <super::sync::ChangeOp as Type>::register(registry);
-        let mut members = Vec::new();
-        for kind in PULLED {
-            (kind.view.register)(registry);
-            let member = MetaSchema {
-                description: Some("One change in the feed."),
-                required: vec!["entity", "id", "op", "version"],
-                properties: vec![
-                    ("entity", tag(kind.entity.as_str())),
-                    ("id", inline("string", Some("uuid"), "The record.")),
-                    (
-                        "op",
-                        nullable_free(
-                            <super::sync::ChangeOp as Type>::schema_ref(),
-                            "What to do: store `record` (upsert), or drop the record \
-                             (delete, evict).",
-                        ),
+/// Writes the schema of `SyncChange`.
+fn register_sync_change(registry: &mut Registry) {
+    <super::sync::ChangeOp as Type>::register(registry);
+    let mut members = Vec::new();
+    for kind in PULLED {
+        (kind.view.register)(registry);
+        let member = MetaSchema {
+            description: Some("One change in the feed."),
+            required: vec!["entity", "id", "op", "version"],
+            properties: vec![
+                ("entity", tag(kind.entity.as_str())),
+                ("id", inline("string", Some("uuid"), "The record.")),
+                (
+                    "op",
+                    documented(
+                        <super::sync::ChangeOp as Type>::schema_ref(),
+                        "What to do: store `record` (upsert), or drop the record \
+                         (delete, evict).",
                     ),
-                    ("version", inline("integer", Some("int64"), "The record's server version.")),
-                    (
-                        "record",
-                        nullable(
-                            kind.view.reference(),
-                            "For upserts: the record, as its `GET` shows it.",
-                        ),
+                ),
+                ("version", inline("integer", Some("int64"), "The record's server version.")),
+                (
+                    "record",
+                    nullable(
+                        kind.view.reference(),
+                        "For upserts: the record, as its `GET` shows it.",
                     ),
-                ],
-                ..MetaSchema::new("object")
-            };
-            registry.schemas.insert(kind.member.to_owned(), member);
-            members.push((kind.entity.as_str(), kind.member));
-        }
-        registry.schemas.insert(
-            Self::name().into_owned(),
-            union("One change in the feed, by the kind of record (`entity`).", members),
-        );
+                ),
+            ],
+            ..MetaSchema::new("object")
+        };
+        registry.schemas.insert(kind.member.to_owned(), member);
+        members.push((kind.entity.as_str(), kind.member));
     }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
+    registry.schemas.insert(
+        "SyncChange".to_owned(),
+        union("One change in the feed, by the kind of record (`entity`).", members),
+    );
 }
 
 /// A documented `$ref` (not nullable).
-fn nullable_free(schema: MetaSchemaRef, description: &'static str) -> MetaSchemaRef {
+fn documented(schema: MetaSchemaRef, description: &'static str) -> MetaSchemaRef {
     MetaSchemaRef::Inline(Box::new(MetaSchema {
         description: Some(description),
         all_of: vec![schema],

@@ -242,6 +242,14 @@ async fn update<C: ConnectionTrait>(
             "an update needs the version it started from",
         )));
     };
+    if m.exact_base && base_version != record.version {
+        return Err(Rejection::new(
+            RejectionCode::VersionMismatch,
+            None,
+            format!("the record is at version {}; fetch it again and reapply", record.version),
+        )
+        .into());
+    }
     if base_version < 1 || base_version > record.version {
         return Err(ApplyError::Rejected(Rejection::new(
             RejectionCode::InvalidBaseVersion,

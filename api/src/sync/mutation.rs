@@ -1,10 +1,8 @@
 //! A mutation as the engine sees it, and the result it answers with.
 
-use std::borrow::Cow;
-
 use poem_openapi::{
     Enum, Object,
-    registry::{MetaSchema, MetaSchemaRef, Registry},
+    registry::{MetaSchema, Registry},
     types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
 };
 use serde_json::{Map, Value};
@@ -54,6 +52,10 @@ pub struct Mutation {
     pub op: MutationOp,
     /// For updates: the server version the device started from.
     pub base_version: Option<i64>,
+    /// Whether an update must start from the current version (a REST edit's
+    /// `If-Match`): a stale base is refused `version_mismatch` instead of
+    /// merged, as a device's is. Not part of the change's digest.
+    pub exact_base: bool,
     /// The fields set (creates) or changed (updates).
     pub fields: Map<String, Value>,
 }
@@ -113,44 +115,23 @@ impl From<Rejection> for MutationProblem {
 #[serde(transparent)]
 pub struct ConflictRecord(pub Value);
 
-impl Type for ConflictRecord {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+crate::named_type::named_type!(ConflictRecord, "ConflictRecord", register_conflict_record);
 
-    fn name() -> Cow<'static, str> {
-        "ConflictRecord".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut Registry) {
-        PersonView::register(registry);
-        ReferralView::register(registry);
-        registry.schemas.insert(
-            Self::name().into_owned(),
-            MetaSchema {
-                description: Some(
-                    "The server's record: a person or a referral, as its `GET` shows it (the \
-                     result's `entity` says which).",
-                ),
-                one_of: vec![PersonView::schema_ref(), ReferralView::schema_ref()],
-                ..MetaSchema::ANY
-            },
-        );
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
+/// Writes the schema of `ConflictRecord`.
+fn register_conflict_record(registry: &mut Registry) {
+    PersonView::register(registry);
+    ReferralView::register(registry);
+    registry.schemas.insert(
+        "ConflictRecord".to_owned(),
+        MetaSchema {
+            description: Some(
+                "The server's record: a person or a referral, as its `GET` shows it (the \
+                 result's `entity` says which).",
+            ),
+            one_of: vec![PersonView::schema_ref(), ReferralView::schema_ref()],
+            ..MetaSchema::ANY
+        },
+    );
 }
 
 impl ParseFromJSON for ConflictRecord {

@@ -28,7 +28,6 @@ use uuid::Uuid;
 use super::{
     EntityKind,
     apply::apply,
-    editable::EditableRecord,
     mutation::{ConflictRecord, Mutation, MutationOp, MutationResult, MutationStatus},
     writer::BatchWriter,
 };
@@ -331,21 +330,17 @@ async fn apply_pending<C: ConnectionTrait>(
 /// A REST write: one mutation in a transaction of its own, without the
 /// replay log (its mutation id is fresh). The transaction comes back open:
 /// the caller reads its answer from it and commits, so the answer can never
-/// disagree with what was committed, nor fail after the commit.
-///
-/// `expect_version` is `If-Match`: an update whose record is at another
-/// version is refused `version_mismatch` before anything is written.
-/// Lost races run again as a push's do.
+/// disagree with what was committed, nor fail after the commit. Lost races
+/// run again as a push's do.
 pub async fn write_one(
     state: &AppState,
     actor: &Actor,
     m: &Mutation,
-    expect_version: Option<i64>,
 ) -> ServiceResult<(MutationResult, DatabaseTransaction)> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match write_one_attempt(state, actor, m, expect_version, attempt > 1).await {
+        match write_one_attempt(state, actor, m, attempt > 1).await {
             Ok(done) => return Ok(done),
             Err(err) if attempt < ATTEMPTS && crate::db::is_lost_race(&err) => {
                 tracing::debug!(error = %err, attempt, "write lost a race; running it again");
@@ -360,25 +355,10 @@ async fn write_one_attempt(
     state: &AppState,
     actor: &Actor,
     m: &Mutation,
-    expect_version: Option<i64>,
     retry: bool,
 ) -> Result<(MutationResult, DatabaseTransaction), DbErr> {
     let txn = state.db.begin().await?;
     claim(&txn, actor, retry).await?;
-    if let Some(expected) = expect_version
-        && let Some(record) = EditableRecord::load(&txn, actor, m.entity, m.id).await?
-        && record.version != expected
-        && !record.deleted
-    {
-        let refusal = Rejection::new(
-            RejectionCode::VersionMismatch,
-            None,
-            format!("the record is at version {}; fetch it again and reapply", record.version),
-        );
-        let mut result = MutationResult::rejected(m, refusal);
-        result.version = Some(record.version);
-        return Ok((result, txn));
-    }
     let result = apply_pending(&txn, actor, &[(0, m)], None)
         .await?
         .pop()
