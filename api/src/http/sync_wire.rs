@@ -54,9 +54,8 @@ use crate::{
 pub struct Schema {
     name: fn() -> Cow<'static, str>,
     register: fn(&mut Registry),
-    /// The value as the type writes it back (canonical JSON), or why it
-    /// does not fit.
-    check: fn(Value) -> Result<Value, String>,
+    /// Whether a value fits the type, or why not.
+    check: fn(Value) -> Result<(), String>,
 }
 
 impl Schema {
@@ -65,10 +64,7 @@ impl Schema {
         Self {
             name: T::name,
             register: T::register,
-            check: |value| match T::parse_from_json(Some(value)) {
-                Ok(typed) => Ok(typed.to_json().unwrap_or(Value::Null)),
-                Err(err) => Err(err.into_message()),
-            },
+            check: |value| T::parse_from_json(Some(value)).map(drop).map_err(|e| e.into_message()),
         }
     }
 
@@ -244,10 +240,11 @@ pub struct MutationIn {
 
 impl MutationIn {
     /// The mutation the engine applies, its fields checked against the
-    /// kind's create or update schema and written back as the type writes
-    /// them (as a REST body gives them). A mutation whose fields do not fit
-    /// comes back as its answer: refused, naming the field when the spec
-    /// locates it (`unknown_field` for a field the kind does not have).
+    /// kind's create or update schema and passed on as sent (the engine
+    /// writes them canonical; a replay digests what was sent). A mutation
+    /// whose fields do not fit comes back as its answer: refused, naming
+    /// the field when the spec locates it (`unknown_field` for a field the
+    /// kind does not have).
     pub fn check(self, spec: &Value) -> Result<Mutation, MutationResult> {
         let mut raw = self.raw_fields.unwrap_or_default();
         let schema = match (self.op, self.kind.update) {
@@ -276,14 +273,16 @@ impl MutationIn {
             fields: Map::new(),
         };
         let Some(schema) = schema else { return Ok(mutation) };
-        // Kept only to name the field at fault when the check fails.
         let sent = Value::Object(raw);
+        // The check consumes its value: it gets a copy, and the fields as
+        // sent go on (or name the field at fault).
         match (schema.check)(sent.clone()) {
-            Ok(Value::Object(canonical)) => {
-                mutation.fields = canonical;
+            Ok(()) => {
+                if let Value::Object(fields) = sent {
+                    mutation.fields = fields;
+                }
                 Ok(mutation)
             }
-            Ok(_) => Ok(mutation),
             Err(message) => {
                 let name = (schema.name)();
                 let reference = json!({ "$ref": format!("#/components/schemas/{name}") });
@@ -307,11 +306,13 @@ impl MutationIn {
 const ENVELOPE: &[&str] =
     &["mutation_id", "entity", "id", "op", "base_version", "fields", "occurred_at"];
 
+/// Takes field `name` out of `obj` and parses it (moved, not copied: a
+/// push carries up to 500 of these).
 fn parse_field<T: ParseFromJSON, S: Type>(
-    obj: &Map<String, Value>,
+    obj: &mut Map<String, Value>,
     name: &str,
 ) -> Result<T, ParseError<S>> {
-    T::parse_from_json(obj.get(name).cloned())
+    T::parse_from_json(obj.remove(name))
         .map_err(|err| ParseError::custom(format!("`{name}`: {}", err.into_message())))
 }
 
@@ -406,13 +407,13 @@ fn register_mutation_in(registry: &mut Registry) {
 
 impl ParseFromJSON for MutationIn {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        let Some(Value::Object(obj)) = value else {
+        let Some(Value::Object(mut obj)) = value else {
             return Err(ParseError::custom("a mutation must be an object"));
         };
         if let Some(unknown) = obj.keys().find(|k| !ENVELOPE.contains(&k.as_str())) {
             return Err(ParseError::custom(format!("unknown field `{unknown}`")));
         }
-        let entity: String = parse_field(&obj, "entity")?;
+        let entity: String = parse_field(&mut obj, "entity")?;
         let Some(kind) = PUSHED.iter().find(|p| p.entity.as_str() == entity) else {
             let known: Vec<&str> = PUSHED.iter().map(|p| p.entity.as_str()).collect();
             return Err(ParseError::custom(format!(
@@ -421,26 +422,26 @@ impl ParseFromJSON for MutationIn {
                 known.join(", ")
             )));
         };
-        let op: MutationOp = parse_field(&obj, "op")?;
+        let op: MutationOp = parse_field(&mut obj, "op")?;
         if !kind.ops.contains(&op) {
             return Err(ParseError::custom(format!(
                 "`op` of a {entity} must be one of: {}",
                 kind.ops.iter().map(|op| op.as_str()).collect::<Vec<_>>().join(", ")
             )));
         }
-        let raw_fields = match obj.get("fields") {
+        let raw_fields = match obj.remove("fields") {
             None | Some(Value::Null) => None,
-            Some(Value::Object(fields)) => Some(fields.clone()),
+            Some(Value::Object(fields)) => Some(fields),
             Some(_) => return Err(ParseError::custom("`fields` must be an object")),
         };
         Ok(Self {
-            mutation_id: parse_field(&obj, "mutation_id")?,
+            mutation_id: parse_field(&mut obj, "mutation_id")?,
             kind,
-            id: parse_field(&obj, "id")?,
+            id: parse_field(&mut obj, "id")?,
             op,
-            base_version: parse_field(&obj, "base_version")?,
+            base_version: parse_field(&mut obj, "base_version")?,
             raw_fields,
-            occurred_at: parse_field(&obj, "occurred_at")?,
+            occurred_at: parse_field(&mut obj, "occurred_at")?,
         })
     }
 }
@@ -528,27 +529,29 @@ fn documented(schema: MetaSchemaRef, description: &'static str) -> MetaSchemaRef
 
 impl ParseFromJSON for SyncChange {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        let Some(Value::Object(obj)) = value else {
+        let Some(Value::Object(mut obj)) = value else {
             return Err(ParseError::custom("a change must be an object"));
         };
         Ok(Self {
-            entity: parse_field(&obj, "entity")?,
-            id: parse_field(&obj, "id")?,
-            op: parse_field(&obj, "op")?,
-            version: parse_field(&obj, "version")?,
-            record: obj.get("record").cloned().filter(|r| !r.is_null()),
+            entity: parse_field(&mut obj, "entity")?,
+            id: parse_field(&mut obj, "id")?,
+            op: parse_field(&mut obj, "op")?,
+            version: parse_field(&mut obj, "version")?,
+            record: obj.remove("record").filter(|r| !r.is_null()),
         })
     }
 }
 
 impl ToJSON for SyncChange {
+    /// Built field by field: `json!` would serialise the record into a new
+    /// value, where a clone will do (a full pull writes thousands).
     fn to_json(&self) -> Option<Value> {
-        Some(json!({
-            "entity": self.entity,
-            "id": self.id,
-            "op": self.op.to_json(),
-            "version": self.version,
-            "record": self.record,
-        }))
+        let mut change = Map::with_capacity(5);
+        change.insert("entity".into(), Value::String(self.entity.as_str().to_owned()));
+        change.insert("id".into(), Value::String(self.id.to_string()));
+        change.insert("op".into(), self.op.to_json()?);
+        change.insert("version".into(), Value::from(self.version));
+        change.insert("record".into(), self.record.clone().unwrap_or(Value::Null));
+        Some(Value::Object(change))
     }
 }
