@@ -9,17 +9,13 @@ use serde_json::{Map, Value};
 use super::{
     context::Actor,
     fields::{Rejection, RejectionCode},
-    person,
 };
 use crate::sync::EntityKind;
 
 /// The fields of `kind` that only callers who see identifiers may read or
 /// write (an NHS number, a CHAIN id).
-pub fn restricted_fields(kind: EntityKind) -> &'static [&'static str] {
-    match kind {
-        EntityKind::Person => person::IDENTIFIER_FIELDS,
-        _ => &[],
-    }
+pub fn restricted_fields(kind: EntityKind) -> Vec<&'static str> {
+    crate::with_record!(kind, R => super::kind::restricted::<R>().collect(), else Vec::new())
 }
 
 /// Whether `actor` may read (and so write) `field` of a `kind` record.
@@ -60,7 +56,7 @@ pub fn redact_record(actor: &Actor, kind: EntityKind, record: &mut Value) {
     }
     if let Value::Object(map) = record {
         for field in restricted_fields(kind) {
-            if let Some(value) = map.get_mut(*field) {
+            if let Some(value) = map.get_mut(field) {
                 *value = Value::Null;
             }
         }

@@ -2,10 +2,12 @@
 //! handed out. A contact is never edited in place, so it can never conflict;
 //! a mistaken one is deleted (a tombstone) and recorded again.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use outpost_entity::{contact, kit_line};
-use poem_openapi::Object;
-use sea_orm::Set;
+use poem_openapi::{Object, types::ToJSON};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -13,59 +15,124 @@ use super::{
     checks,
     context::{Actor, BatchContext},
     fields::{
-        FieldSpec, Rejection, RejectionCode, array, bool_of, code, int, int_of, json_text, object,
-        only_keys, str_of, uuid_of,
+        FieldSpec, Rejection, RejectionCode, array, code, int, object, only_keys, uuid_of,
+        with_defaults,
     },
+    kind::{Changes, SyncRecord},
+    rejection::ApplyError,
+    row,
     vocab::{ContactType, Intervention, KnownBy, LivingSituation},
 };
-use crate::domain::parse_stored;
+use crate::{
+    domain::parse_stored,
+    sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
+};
 
 /// The fields of a contact.
 pub const SPECS: &[FieldSpec] = &[
-    FieldSpec { name: "occurred_at", nullable: false, required: true, check: checks::occurred_at },
-    FieldSpec { name: "site_id", nullable: true, required: false, check: checks::site_id },
-    FieldSpec {
-        name: "location_area",
-        nullable: true,
-        required: false,
-        check: checks::location_area,
-    },
-    FieldSpec { name: "person_id", nullable: true, required: false, check: checks::person_id },
-    FieldSpec { name: "worker_ids", nullable: false, required: false, check: checks::worker_ids },
-    FieldSpec {
-        name: "contact_type",
-        nullable: false,
-        required: true,
-        check: |f, v, _| code::<ContactType>(f, v),
-    },
-    FieldSpec {
-        name: "living_situation",
-        nullable: true,
-        required: false,
-        check: |f, v, _| code::<LivingSituation>(f, v),
-    },
-    FieldSpec { name: "interventions", nullable: false, required: false, check: interventions },
-    FieldSpec {
-        name: "substances",
-        nullable: false,
-        required: false,
-        check: checks::substances_known,
-    },
-    FieldSpec { name: "note", nullable: true, required: false, check: checks::note },
-    FieldSpec {
-        name: "returns_count",
-        nullable: false,
-        required: false,
-        check: |f, v, _| int(f, v, 0, 100_000),
-    },
-    FieldSpec {
-        name: "returns_estimated",
-        nullable: false,
-        required: false,
-        check: |f, v, _| super::fields::boolean(f, v),
-    },
-    FieldSpec { name: "kit_lines", nullable: false, required: false, check: kit_lines },
+    FieldSpec::required("occurred_at", checks::occurred_at),
+    FieldSpec::optional("site_id", checks::site_id).nullable(),
+    FieldSpec::optional("location_area", checks::location_area).nullable(),
+    FieldSpec::optional("person_id", checks::person_id).nullable(),
+    FieldSpec::optional("worker_ids", checks::worker_ids).json().or("[]"),
+    FieldSpec::required("contact_type", |f, v, _| code::<ContactType>(f, v)),
+    FieldSpec::optional("living_situation", |f, v, _| code::<LivingSituation>(f, v)).nullable(),
+    FieldSpec::optional("interventions", interventions).json().or("[]"),
+    FieldSpec::optional("substances", checks::substances_known).json().or("[]"),
+    FieldSpec::optional("note", checks::note).nullable(),
+    FieldSpec::optional("returns_count", |f, v, _| int(f, v, 0, 100_000)).or("0"),
+    FieldSpec::optional("returns_estimated", |f, v, _| super::fields::boolean(f, v)).or("false"),
+    // Not a column: the contact's kit lines, a table of their own.
+    FieldSpec::optional("kit_lines", kit_lines).json().or("[]"),
 ];
+
+/// Contacts: append-only, placed at a site, with their kit lines.
+pub struct Contact;
+
+impl SyncRecord for Contact {
+    const KIND: EntityKind = EntityKind::Contact;
+    const FIELDS: &'static [FieldSpec] = SPECS;
+    const CHANGES: Changes = Changes::AppendOnly;
+    const PLACED: bool = true;
+    type Entity = contact::Entity;
+    type Row = contact::ActiveModel;
+
+    fn view(model: contact::Model, _actor: &Actor) -> Option<Value> {
+        ContactView::new(model, Vec::new()).to_json()
+    }
+
+    async fn create<C: ConnectionTrait>(
+        _db: &C,
+        ctx: &mut BatchContext,
+        w: &mut BatchWriter,
+        id: Uuid,
+        fields: Map<String, Value>,
+    ) -> Result<(), ApplyError> {
+        let actor = &ctx.actor;
+        let mut all = with_defaults(SPECS, fields);
+        let lines = all.remove("kit_lines").unwrap_or_default();
+        // The recorder is one of the staff present, listed first.
+        if let Some(me) = actor.user_id.map(|u| json!(u.to_string()))
+            && let Some(Value::Array(workers)) = all.get_mut("worker_ids")
+            && !workers.contains(&me)
+        {
+            workers.insert(0, me);
+        }
+        let row = row::recorded(id, actor, ctx.now, SPECS, &all)?;
+        let lines = lines
+            .as_array()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, line)| kit_line::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        organisation_id: Set(actor.organisation_id),
+                        contact_id: Set(id),
+                        position: Set(i as i16),
+                        item_code: Set(line["item"].as_str().unwrap_or_default().to_owned()),
+                        quantity: Set(line["quantity"].as_i64().unwrap_or(0) as i32),
+                        for_others: Set(line["for_others"].as_i64().unwrap_or(0) as i32),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let site = uuid_of(&all, "site_id");
+        w.contact(row, lines);
+        w.change(FeedEntry::upsert(EntityKind::Contact, id, 1).at_site(site, actor.user_id));
+        Ok(())
+    }
+
+    /// Contacts with their kit lines: a query for each, per page.
+    async fn render<C: ConnectionTrait>(
+        db: &C,
+        actor: &Actor,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, Value)>, DbErr> {
+        let contacts = contact::Entity::find()
+            .filter(contact::Column::OrganisationId.eq(actor.organisation_id))
+            .filter(contact::Column::Id.is_in(ids.iter().copied()))
+            .all(db)
+            .await?;
+        let mut lines: HashMap<Uuid, Vec<kit_line::Model>> = HashMap::new();
+        for line in kit_line::Entity::find()
+            .filter(kit_line::Column::ContactId.is_in(ids.iter().copied()))
+            .order_by_asc(kit_line::Column::Position)
+            .all(db)
+            .await?
+        {
+            lines.entry(line.contact_id).or_default().push(line);
+        }
+        Ok(contacts
+            .into_iter()
+            .filter_map(|m| {
+                let id = m.id;
+                let own = lines.remove(&id).unwrap_or_default();
+                ContactView::new(m, own).to_json().map(|v| (id, v))
+            })
+            .collect())
+    }
+}
 
 fn interventions(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejection> {
     let mut out = Vec::new();
@@ -105,68 +172,6 @@ fn kit_lines(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Re
         out.push(json!({ "item": code, "quantity": quantity, "for_others": for_others }));
     }
     Ok(Value::Array(out))
-}
-
-/// The rows to insert for a new contact: the contact and its kit lines.
-pub fn new_rows(
-    id: Uuid,
-    actor: &Actor,
-    fields: &Map<String, Value>,
-    now: DateTime<Utc>,
-) -> (contact::ActiveModel, Vec<kit_line::ActiveModel>) {
-    let occurred_at = str_of(fields, "occurred_at")
-        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now);
-    let mut workers: Vec<Value> =
-        fields.get("worker_ids").and_then(Value::as_array).cloned().unwrap_or_default();
-    if let Some(me) = actor.user_id.map(|u| json!(u.to_string()))
-        && !workers.contains(&me)
-    {
-        workers.insert(0, me);
-    }
-    let row = contact::ActiveModel {
-        id: Set(id),
-        organisation_id: Set(actor.organisation_id),
-        version: Set(1),
-        occurred_at: Set(occurred_at),
-        site_id: Set(uuid_of(fields, "site_id")),
-        location_area: Set(str_of(fields, "location_area")),
-        person_id: Set(uuid_of(fields, "person_id")),
-        worker_ids: Set(Value::Array(workers).to_string()),
-        contact_type: Set(str_of(fields, "contact_type").unwrap_or_default()),
-        living_situation: Set(str_of(fields, "living_situation")),
-        interventions: Set(json_text(fields, "interventions", "[]")),
-        substances: Set(json_text(fields, "substances", "[]")),
-        note: Set(str_of(fields, "note")),
-        returns_count: Set(int_of(fields, "returns_count").unwrap_or(0) as i32),
-        returns_estimated: Set(bool_of(fields, "returns_estimated").unwrap_or(false)),
-        recorded_by: Set(actor.user_id),
-        device_id: Set(actor.device_id),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-    };
-    let lines = fields
-        .get("kit_lines")
-        .and_then(Value::as_array)
-        .map(|lines| {
-            lines
-                .iter()
-                .enumerate()
-                .map(|(i, line)| kit_line::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    organisation_id: Set(actor.organisation_id),
-                    contact_id: Set(id),
-                    position: Set(i as i16),
-                    item_code: Set(line["item"].as_str().unwrap_or_default().to_owned()),
-                    quantity: Set(line["quantity"].as_i64().unwrap_or(0) as i32),
-                    for_others: Set(line["for_others"].as_i64().unwrap_or(0) as i32),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    (row, lines)
 }
 
 /// Kit handed out.

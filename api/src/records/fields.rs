@@ -14,9 +14,10 @@ pub use super::rejection::{Rejection, RejectionCode};
 /// sites, people, kit items and the like). Returns the canonical value.
 pub type Check = fn(&str, &Value, &BatchContext) -> Result<Value, Rejection>;
 
-/// One writable field of a record type.
+/// One writable field of a record type: its name is also its column's.
+#[derive(Debug, Clone, Copy)]
 pub struct FieldSpec {
-    /// Its name on the wire and in the record.
+    /// Its name on the wire, in the record and of its column.
     pub name: &'static str,
     /// Whether `null` is accepted (it clears the field).
     pub nullable: bool,
@@ -24,6 +25,86 @@ pub struct FieldSpec {
     pub required: bool,
     /// The value check.
     pub check: Check,
+    /// Whether its column holds the value as JSON text (lists, objects).
+    pub json: bool,
+    /// The canonical value (as JSON text) a new record takes when its
+    /// create leaves the field out; `null` when there is none.
+    pub default: Option<&'static str>,
+    /// Whether only callers who see identifiers may read or write it (an
+    /// NHS number, a CHAIN id: `records::access`).
+    pub restricted: bool,
+    /// Whether it is set by the create and never changed by an update (a
+    /// referral's person).
+    pub fixed: bool,
+}
+
+impl FieldSpec {
+    /// A field a create must carry, never `null`.
+    pub const fn required(name: &'static str, check: Check) -> Self {
+        Self {
+            name,
+            nullable: false,
+            required: true,
+            check,
+            json: false,
+            default: None,
+            restricted: false,
+            fixed: false,
+        }
+    }
+
+    /// A field a create may leave out.
+    pub const fn optional(name: &'static str, check: Check) -> Self {
+        Self {
+            name,
+            nullable: false,
+            required: false,
+            check,
+            json: false,
+            default: None,
+            restricted: false,
+            fixed: false,
+        }
+    }
+
+    /// Accepts `null`, which clears it.
+    pub const fn nullable(self) -> Self {
+        Self { nullable: true, ..self }
+    }
+
+    /// Stored as JSON text.
+    pub const fn json(self) -> Self {
+        Self { json: true, ..self }
+    }
+
+    /// Read and written only by callers who see identifiers.
+    pub const fn restricted(self) -> Self {
+        Self { restricted: true, ..self }
+    }
+
+    /// Set by the create only.
+    pub const fn fixed(self) -> Self {
+        Self { fixed: true, ..self }
+    }
+
+    /// Takes `default` (JSON text) when a create leaves it out.
+    pub const fn or(self, default: &'static str) -> Self {
+        Self { default: Some(default), ..self }
+    }
+
+    /// The value a new record takes without it.
+    pub fn default_value(&self) -> Value {
+        self.default.and_then(|d| serde_json::from_str(d).ok()).unwrap_or(Value::Null)
+    }
+}
+
+/// The fields a new record starts with: every spec's default, then
+/// `fields` (checked) over them.
+pub fn with_defaults(specs: &[FieldSpec], fields: Map<String, Value>) -> Map<String, Value> {
+    let mut all: Map<String, Value> =
+        specs.iter().map(|s| (s.name.to_owned(), s.default_value())).collect();
+    all.extend(fields);
+    all
 }
 
 /// Validates `fields` against `specs`: unknown fields, missing required

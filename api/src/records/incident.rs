@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use outpost_entity::incident;
-use poem_openapi::Object;
-use sea_orm::Set;
+use poem_openapi::{Object, types::ToJSON};
+use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -12,74 +12,66 @@ use super::{
     checks,
     context::{Actor, BatchContext},
     fields::{
-        FieldSpec, Rejection, array, bool_of, boolean, code, int, int_of, json_text, object,
-        only_keys, str_of, text, uuid_of,
+        FieldSpec, Rejection, array, boolean, code, int, object, only_keys, text, uuid_of,
+        with_defaults,
     },
+    kind::{Changes, SyncRecord},
+    rejection::ApplyError,
+    row,
     vocab::{IncidentOutcome, IncidentType, Severity},
 };
-use crate::domain::parse_stored;
+use crate::{
+    domain::parse_stored,
+    sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
+};
 
 /// The fields of an incident.
 pub const SPECS: &[FieldSpec] = &[
-    FieldSpec { name: "occurred_at", nullable: false, required: true, check: checks::occurred_at },
-    FieldSpec { name: "site_id", nullable: true, required: false, check: checks::site_id },
-    FieldSpec {
-        name: "location_area",
-        nullable: true,
-        required: false,
-        check: checks::location_area,
-    },
-    FieldSpec {
-        name: "incident_type",
-        nullable: false,
-        required: true,
-        check: |f, v, _| code::<IncidentType>(f, v),
-    },
-    FieldSpec {
-        name: "severity",
-        nullable: false,
-        required: true,
-        check: |f, v, _| code::<Severity>(f, v),
-    },
-    FieldSpec { name: "people", nullable: false, required: false, check: people },
-    FieldSpec {
-        name: "substances",
-        nullable: false,
-        required: false,
-        check: checks::substance_list,
-    },
-    FieldSpec {
-        name: "ambulance_called",
-        nullable: false,
-        required: false,
-        check: |f, v, _| boolean(f, v),
-    },
-    FieldSpec {
-        name: "ambulance_arrived",
-        nullable: false,
-        required: false,
-        check: |f, v, _| boolean(f, v),
-    },
-    FieldSpec {
-        name: "naloxone_doses",
-        nullable: false,
-        required: false,
-        check: |f, v, _| int(f, v, 0, 20),
-    },
-    FieldSpec {
-        name: "rescue_breaths",
-        nullable: false,
-        required: false,
-        check: |f, v, _| boolean(f, v),
-    },
-    FieldSpec {
-        name: "outcome",
-        nullable: true,
-        required: false,
-        check: |f, v, _| code::<IncidentOutcome>(f, v),
-    },
-    FieldSpec { name: "note", nullable: true, required: false, check: checks::note },
+    FieldSpec::required("occurred_at", checks::occurred_at),
+    FieldSpec::optional("site_id", checks::site_id).nullable(),
+    FieldSpec::optional("location_area", checks::location_area).nullable(),
+    FieldSpec::required("incident_type", |f, v, _| code::<IncidentType>(f, v)),
+    FieldSpec::required("severity", |f, v, _| code::<Severity>(f, v)),
+    FieldSpec::optional("people", people).json().or("[]"),
+    FieldSpec::optional("substances", checks::substance_list).json().or("[]"),
+    FieldSpec::optional("ambulance_called", |f, v, _| boolean(f, v)).or("false"),
+    FieldSpec::optional("ambulance_arrived", |f, v, _| boolean(f, v)).or("false"),
+    FieldSpec::optional("naloxone_doses", |f, v, _| int(f, v, 0, 20)).or("0"),
+    FieldSpec::optional("rescue_breaths", |f, v, _| boolean(f, v)).or("false"),
+    FieldSpec::optional("outcome", |f, v, _| code::<IncidentOutcome>(f, v)).nullable(),
+    FieldSpec::optional("note", checks::note).nullable(),
 ];
+
+/// Incidents: append-only, placed at a site.
+pub struct Incident;
+
+impl SyncRecord for Incident {
+    const KIND: EntityKind = EntityKind::Incident;
+    const FIELDS: &'static [FieldSpec] = SPECS;
+    const CHANGES: Changes = Changes::AppendOnly;
+    const PLACED: bool = true;
+    type Entity = incident::Entity;
+    type Row = incident::ActiveModel;
+
+    fn view(model: incident::Model, _actor: &Actor) -> Option<Value> {
+        IncidentView::from(model).to_json()
+    }
+
+    async fn create<C: ConnectionTrait>(
+        _db: &C,
+        ctx: &mut BatchContext,
+        w: &mut BatchWriter,
+        id: Uuid,
+        fields: Map<String, Value>,
+    ) -> Result<(), ApplyError> {
+        let all = with_defaults(SPECS, fields);
+        let row = row::recorded(id, &ctx.actor, ctx.now, SPECS, &all)?;
+        w.incident(row);
+        let site = uuid_of(&all, "site_id");
+        w.change(FeedEntry::upsert(EntityKind::Incident, id, 1).at_site(site, ctx.actor.user_id));
+        Ok(())
+    }
+}
 
 /// People involved: a linked person, or an unknown party described (never a
 /// free-text name).
@@ -114,41 +106,6 @@ fn people(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejec
         }
     }
     Ok(Value::Array(out))
-}
-
-/// The row to insert for a new incident.
-pub fn new_row(
-    id: Uuid,
-    actor: &Actor,
-    fields: &Map<String, Value>,
-    now: DateTime<Utc>,
-) -> incident::ActiveModel {
-    incident::ActiveModel {
-        id: Set(id),
-        organisation_id: Set(actor.organisation_id),
-        version: Set(1),
-        occurred_at: Set(str_of(fields, "occurred_at")
-            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or(now)),
-        site_id: Set(uuid_of(fields, "site_id")),
-        location_area: Set(str_of(fields, "location_area")),
-        incident_type: Set(str_of(fields, "incident_type").unwrap_or_default()),
-        severity: Set(str_of(fields, "severity").unwrap_or_default()),
-        people: Set(json_text(fields, "people", "[]")),
-        substances: Set(json_text(fields, "substances", "[]")),
-        ambulance_called: Set(bool_of(fields, "ambulance_called").unwrap_or(false)),
-        ambulance_arrived: Set(bool_of(fields, "ambulance_arrived").unwrap_or(false)),
-        naloxone_doses: Set(int_of(fields, "naloxone_doses").unwrap_or(0) as i32),
-        rescue_breaths: Set(bool_of(fields, "rescue_breaths").unwrap_or(false)),
-        outcome: Set(str_of(fields, "outcome")),
-        note: Set(str_of(fields, "note")),
-        recorded_by: Set(actor.user_id),
-        device_id: Set(actor.device_id),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-    }
 }
 
 /// Someone involved in an incident.

@@ -1,77 +1,143 @@
 //! People: often pseudonymous, editable, merged field by field.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use outpost_entity::person;
-use poem_openapi::Object;
-use sea_orm::Set;
+use outpost_entity::{person, record_revision};
+use poem_openapi::{Object, types::ToJSON};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set, sea_query::Expr,
+};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{access, context::Actor};
 use super::{
-    context::BatchContext,
+    access,
+    context::{Actor, BatchContext},
     fields::{
-        FieldSpec, Rejection, array, code, date, int, int_of, json_text, object, only_keys, str_of,
-        text,
+        FieldSpec, Rejection, RejectionCode, array, code, date, int, object, only_keys, text,
+        with_defaults,
     },
+    kind::{Changes, SyncRecord},
+    rejection::ApplyError,
+    row,
     vocab::{DobQuality, Gender, NameQuality, RiskKind, RiskPriority},
 };
-use crate::{domain::parse_stored, sync::EntityKind};
+use crate::{
+    domain::parse_stored,
+    sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
+};
 
 /// The writable fields of a person.
 pub const SPECS: &[FieldSpec] = &[
-    FieldSpec { name: "alias", nullable: true, required: false, check: |f, v, _| text(f, v, 100) },
-    FieldSpec { name: "initials", nullable: true, required: false, check: initials },
-    FieldSpec {
-        name: "name_quality",
-        nullable: false,
-        required: false,
-        check: |f, v, _| code::<NameQuality>(f, v),
-    },
-    FieldSpec { name: "birth_year", nullable: true, required: false, check: birth_year },
-    FieldSpec { name: "birth_date", nullable: true, required: false, check: birth_date },
-    FieldSpec {
-        name: "dob_quality",
-        nullable: false,
-        required: false,
-        check: |f, v, _| code::<DobQuality>(f, v),
-    },
-    FieldSpec {
-        name: "gender",
-        nullable: true,
-        required: false,
-        check: |f, v, _| code::<Gender>(f, v),
-    },
-    FieldSpec {
-        name: "description",
-        nullable: true,
-        required: false,
-        check: |f, v, _| text(f, v, 500),
-    },
-    FieldSpec { name: "risk_flags", nullable: false, required: false, check: risk_flags },
-    FieldSpec { name: "nhs_number", nullable: true, required: false, check: nhs_number },
-    FieldSpec {
-        name: "chain_id",
-        nullable: true,
-        required: false,
-        check: |f, v, _| text(f, v, 32),
-    },
+    FieldSpec::optional("alias", |f, v, _| text(f, v, 100)).nullable(),
+    FieldSpec::optional("initials", initials).nullable(),
+    FieldSpec::optional("name_quality", |f, v, _| code::<NameQuality>(f, v))
+        .or(r#""not_collected""#),
+    FieldSpec::optional("birth_year", birth_year).nullable(),
+    FieldSpec::optional("birth_date", birth_date).nullable(),
+    FieldSpec::optional("dob_quality", |f, v, _| code::<DobQuality>(f, v)).or(r#""not_collected""#),
+    FieldSpec::optional("gender", |f, v, _| code::<Gender>(f, v)).nullable(),
+    FieldSpec::optional("description", |f, v, _| text(f, v, 500)).nullable(),
+    FieldSpec::optional("risk_flags", risk_flags).json().or("[]"),
+    FieldSpec::optional("nhs_number", nhs_number).nullable().restricted(),
+    FieldSpec::optional("chain_id", |f, v, _| text(f, v, 32)).nullable().restricted(),
 ];
-
-/// The identifier fields: shown to and written by managers and admins only
-/// (`records::access`).
-pub const IDENTIFIER_FIELDS: &[&str] = &["nhs_number", "chain_id"];
 
 /// The fields a person starts with when a create leaves them out.
 pub fn defaults() -> Map<String, Value> {
-    let mut map = Map::new();
-    for spec in SPECS {
-        map.insert(spec.name.into(), Value::Null);
+    with_defaults(SPECS, Map::new())
+}
+
+/// People: often pseudonymous, editable and merged field by field, seen by
+/// all the organisation's staff (no site places them), erased rather than
+/// deleted.
+pub struct Person;
+
+impl SyncRecord for Person {
+    const KIND: EntityKind = EntityKind::Person;
+    const FIELDS: &'static [FieldSpec] = SPECS;
+    const CHANGES: Changes = Changes::Merged;
+    const PLACED: bool = false;
+    type Entity = person::Entity;
+    type Row = person::ActiveModel;
+
+    fn view(model: person::Model, actor: &Actor) -> Option<Value> {
+        PersonView::for_actor(model, actor).to_json()
     }
-    map.insert("name_quality".into(), json!("not_collected"));
-    map.insert("dob_quality".into(), json!("not_collected"));
-    map.insert("risk_flags".into(), json!([]));
-    map
+
+    async fn create<C: ConnectionTrait>(
+        _db: &C,
+        ctx: &mut BatchContext,
+        w: &mut BatchWriter,
+        id: Uuid,
+        fields: Map<String, Value>,
+    ) -> Result<(), ApplyError> {
+        let all = with_defaults(SPECS, fields);
+        let versions = all.keys().map(|k| (k.clone(), 1i64)).collect::<BTreeMap<_, _>>();
+        let mut row = person::ActiveModel {
+            id: Set(id),
+            organisation_id: Set(ctx.actor.organisation_id),
+            version: Set(1),
+            field_versions: Set(serde_json::to_string(&versions).unwrap_or_default()),
+            created_by: Set(ctx.actor.user_id),
+            created_at: Set(ctx.now),
+            updated_at: Set(ctx.now),
+            deleted_at: Set(None),
+            ..Default::default()
+        };
+        row::set_fields(&mut row, SPECS, &all)?;
+        w.person(row);
+        w.revision(&ctx.actor, EntityKind::Person, id, 1, &all);
+        w.change(FeedEntry::upsert(EntityKind::Person, id, 1));
+        ctx.persons.insert(id);
+        Ok(())
+    }
+
+    fn may_delete(
+        actor: &Actor,
+        _placement: (Option<Uuid>, Option<Uuid>),
+    ) -> Result<(), Rejection> {
+        if actor.may_erase_people() {
+            return Ok(());
+        }
+        Err(Rejection::new(
+            RejectionCode::Forbidden,
+            None,
+            "only managers and admins may erase a person",
+        ))
+    }
+
+    /// Erasure: the personal details go; the id stays so contacts and
+    /// referrals that counted this person still add up.
+    fn erased() -> Map<String, Value> {
+        let mut erased = defaults();
+        erased.remove("name_quality");
+        erased.remove("dob_quality");
+        erased
+    }
+
+    async fn deleted<C: ConnectionTrait>(
+        db: &C,
+        ctx: &mut BatchContext,
+        _w: &mut BatchWriter,
+        id: Uuid,
+    ) -> Result<(), DbErr> {
+        ctx.persons.remove(&id);
+        // The revisions held every earlier version of the details: they go
+        // too (their versions stay, as the checks expect).
+        record_revision::Entity::update_many()
+            .col_expr(
+                record_revision::Column::Snapshot,
+                Expr::value(Value::Object(defaults()).to_string()),
+            )
+            .filter(record_revision::Column::OrganisationId.eq(ctx.actor.organisation_id))
+            .filter(record_revision::Column::Entity.eq(EntityKind::Person.as_str()))
+            .filter(record_revision::Column::RecordId.eq(id))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
 }
 
 fn initials(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejection> {
@@ -143,73 +209,6 @@ fn nhs_number(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rej
         return Err(Rejection::invalid(field, "is not a valid NHS number (check digit)"));
     }
     Ok(Value::String(digits.iter().map(|d| char::from_digit(*d, 10).unwrap_or('0')).collect()))
-}
-
-/// The writable fields of a stored person, canonical.
-pub fn to_map(m: &person::Model) -> Map<String, Value> {
-    let risk_flags: Value = serde_json::from_str(&m.risk_flags).unwrap_or_else(|_| json!([]));
-    let mut map = Map::new();
-    map.insert("alias".into(), json!(m.alias));
-    map.insert("initials".into(), json!(m.initials));
-    map.insert("name_quality".into(), json!(m.name_quality));
-    map.insert("birth_year".into(), json!(m.birth_year));
-    map.insert("birth_date".into(), json!(m.birth_date.map(|d| d.format("%Y-%m-%d").to_string())));
-    map.insert("dob_quality".into(), json!(m.dob_quality));
-    map.insert("gender".into(), json!(m.gender));
-    map.insert("description".into(), json!(m.description));
-    map.insert("risk_flags".into(), risk_flags);
-    map.insert("nhs_number".into(), json!(m.nhs_number));
-    map.insert("chain_id".into(), json!(m.chain_id));
-    map
-}
-
-/// Writes canonical `fields` onto an active model.
-pub fn apply(active: &mut person::ActiveModel, fields: &Map<String, Value>) {
-    for name in fields.keys() {
-        match name.as_str() {
-            "alias" => active.alias = Set(str_of(fields, name)),
-            "initials" => active.initials = Set(str_of(fields, name)),
-            "name_quality" => {
-                active.name_quality = Set(str_of(fields, name).unwrap_or_default());
-            }
-            "birth_year" => active.birth_year = Set(int_of(fields, name).map(|y| y as i32)),
-            "birth_date" => {
-                active.birth_date = Set(str_of(fields, name)
-                    .and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()));
-            }
-            "dob_quality" => active.dob_quality = Set(str_of(fields, name).unwrap_or_default()),
-            "gender" => active.gender = Set(str_of(fields, name)),
-            "description" => active.description = Set(str_of(fields, name)),
-            "risk_flags" => active.risk_flags = Set(json_text(fields, name, "[]")),
-            "nhs_number" => active.nhs_number = Set(str_of(fields, name)),
-            "chain_id" => active.chain_id = Set(str_of(fields, name)),
-            _ => {}
-        }
-    }
-}
-
-/// A new person row from canonical fields (defaults filled in).
-pub fn new_row(
-    id: Uuid,
-    organisation_id: Uuid,
-    fields: &Map<String, Value>,
-    field_versions: String,
-    created_by: Option<Uuid>,
-    now: DateTime<Utc>,
-) -> person::ActiveModel {
-    let mut active = person::ActiveModel {
-        id: Set(id),
-        organisation_id: Set(organisation_id),
-        version: Set(1),
-        field_versions: Set(field_versions),
-        created_by: Set(created_by),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-        ..Default::default()
-    };
-    apply(&mut active, fields);
-    active
 }
 
 /// A risk flag shown to staff wherever the person appears.

@@ -3,20 +3,31 @@
 //! two workers recording steps offline never conflict: the status is the
 //! step latest by `occurred_at` (then id), whatever order they arrive in.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use outpost_entity::{referral, referral_step};
-use poem_openapi::Object;
-use sea_orm::Set;
+use poem_openapi::{Object, types::ToJSON};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
     checks,
     context::{Actor, BatchContext},
-    fields::{FieldSpec, Rejection, RejectionCode, bool_of, boolean, code, str_of, text, uuid_of},
+    fields::{FieldSpec, Rejection, RejectionCode, boolean, code, text, uuid_of, with_defaults},
+    kind::{Changes, SyncRecord},
+    rejection::ApplyError,
+    row,
     vocab::{ReferralStatus, ServiceType, Urgency},
 };
-use crate::domain::parse_stored;
+use crate::{
+    domain::parse_stored,
+    sync::{EntityKind, editable::lock, feed::FeedEntry, scope, writer::BatchWriter},
+};
 
 fn reason(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejection> {
     match text(field, value, 2000)? {
@@ -25,86 +36,26 @@ fn reason(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejecti
     }
 }
 
-/// The fields a referral is created with.
-pub const CREATE_SPECS: &[FieldSpec] = &[
-    FieldSpec { name: "person_id", nullable: false, required: true, check: checks::person_id },
-    FieldSpec { name: "occurred_at", nullable: false, required: false, check: checks::occurred_at },
-    FieldSpec {
-        name: "status",
-        nullable: false,
-        required: false,
-        check: |f, v, _| code::<ReferralStatus>(f, v),
-    },
-    FieldSpec {
-        name: "partner_service_id",
-        nullable: true,
-        required: false,
-        check: checks::partner_service_id,
-    },
-    FieldSpec {
-        name: "service_type",
-        nullable: false,
-        required: true,
-        check: |f, v, _| code::<ServiceType>(f, v),
-    },
-    FieldSpec { name: "reason", nullable: false, required: true, check: reason },
-    FieldSpec {
-        name: "urgency",
-        nullable: false,
-        required: false,
-        check: |f, v, _| code::<Urgency>(f, v),
-    },
-    FieldSpec {
-        name: "consent_to_share",
-        nullable: false,
-        required: true,
-        check: |f, v, _| boolean(f, v),
-    },
-    FieldSpec { name: "site_id", nullable: true, required: false, check: checks::site_id },
-];
-
-/// The fields an update may change (the person and the status may not:
-/// status moves by steps).
-pub const UPDATE_SPECS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "partner_service_id",
-        nullable: true,
-        required: false,
-        check: checks::partner_service_id,
-    },
-    FieldSpec {
-        name: "service_type",
-        nullable: false,
-        required: false,
-        check: |f, v, _| code::<ServiceType>(f, v),
-    },
-    FieldSpec { name: "reason", nullable: false, required: false, check: reason },
-    FieldSpec {
-        name: "urgency",
-        nullable: false,
-        required: false,
-        check: |f, v, _| code::<Urgency>(f, v),
-    },
-    FieldSpec {
-        name: "consent_to_share",
-        nullable: false,
-        required: false,
-        check: |f, v, _| boolean(f, v),
-    },
-    FieldSpec { name: "site_id", nullable: true, required: false, check: checks::site_id },
+/// The fields of a referral; an update may change those not `fixed` (the
+/// status moves only by steps).
+pub const SPECS: &[FieldSpec] = &[
+    FieldSpec::required("person_id", checks::person_id).fixed(),
+    FieldSpec::optional("occurred_at", checks::occurred_at).fixed(),
+    FieldSpec::optional("status", |f, v, _| code::<ReferralStatus>(f, v)).fixed().or(r#""draft""#),
+    FieldSpec::optional("partner_service_id", checks::partner_service_id).nullable(),
+    FieldSpec::required("service_type", |f, v, _| code::<ServiceType>(f, v)),
+    FieldSpec::required("reason", reason),
+    FieldSpec::optional("urgency", |f, v, _| code::<Urgency>(f, v)).or(r#""routine""#),
+    FieldSpec::required("consent_to_share", |f, v, _| boolean(f, v)),
+    FieldSpec::optional("site_id", checks::site_id).nullable(),
 ];
 
 /// The fields of a referral step.
 pub const STEP_SPECS: &[FieldSpec] = &[
-    FieldSpec { name: "referral_id", nullable: false, required: true, check: referral_id },
-    FieldSpec {
-        name: "status",
-        nullable: false,
-        required: true,
-        check: |f, v, _| code::<ReferralStatus>(f, v),
-    },
-    FieldSpec { name: "occurred_at", nullable: false, required: true, check: checks::occurred_at },
-    FieldSpec { name: "note", nullable: true, required: false, check: checks::note },
+    FieldSpec::required("referral_id", referral_id),
+    FieldSpec::required("status", |f, v, _| code::<ReferralStatus>(f, v)),
+    FieldSpec::required("occurred_at", checks::occurred_at),
+    FieldSpec::optional("note", checks::note).nullable(),
 ];
 
 fn referral_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejection> {
@@ -116,104 +67,181 @@ fn referral_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, 
     }
 }
 
-/// The editable fields of a stored referral, canonical.
-pub fn to_map(m: &referral::Model) -> Map<String, Value> {
-    let mut map = Map::new();
-    map.insert("partner_service_id".into(), json!(m.partner_service_id.map(|u| u.to_string())));
-    map.insert("service_type".into(), json!(m.service_type));
-    map.insert("reason".into(), json!(m.reason));
-    map.insert("urgency".into(), json!(m.urgency));
-    map.insert("consent_to_share".into(), json!(m.consent_to_share));
-    map.insert("site_id".into(), json!(m.site_id.map(|u| u.to_string())));
-    map
-}
+/// Referrals: editable and merged field by field, placed at a site, their
+/// status moved by appended steps.
+pub struct Referral;
 
-/// Writes canonical editable `fields` onto an active model.
-pub fn apply(active: &mut referral::ActiveModel, fields: &Map<String, Value>) {
-    for name in fields.keys() {
-        match name.as_str() {
-            "partner_service_id" => active.partner_service_id = Set(uuid_of(fields, name)),
-            "service_type" => active.service_type = Set(str_of(fields, name).unwrap_or_default()),
-            "reason" => active.reason = Set(str_of(fields, name).unwrap_or_default()),
-            "urgency" => active.urgency = Set(str_of(fields, name).unwrap_or_default()),
-            "consent_to_share" => {
-                active.consent_to_share = Set(bool_of(fields, name).unwrap_or(false));
-            }
-            "site_id" => active.site_id = Set(uuid_of(fields, name)),
-            _ => {}
+impl SyncRecord for Referral {
+    const KIND: EntityKind = EntityKind::Referral;
+    const FIELDS: &'static [FieldSpec] = SPECS;
+    const CHANGES: Changes = Changes::Merged;
+    const PLACED: bool = true;
+    type Entity = referral::Entity;
+    type Row = referral::ActiveModel;
+
+    fn view(model: referral::Model, _actor: &Actor) -> Option<Value> {
+        ReferralView::from(model).to_json()
+    }
+
+    /// The referral, its revision 1 and its first step.
+    async fn create<C: ConnectionTrait>(
+        _db: &C,
+        ctx: &mut BatchContext,
+        w: &mut BatchWriter,
+        id: Uuid,
+        fields: Map<String, Value>,
+    ) -> Result<(), ApplyError> {
+        let (actor, now) = (&ctx.actor, ctx.now);
+        let mut all = with_defaults(SPECS, fields);
+        if all["occurred_at"].is_null() {
+            all["occurred_at"] = json!(now.to_rfc3339_opts(SecondsFormat::Micros, true));
         }
+        let editable: Map<String, Value> = SPECS
+            .iter()
+            .filter(|s| !s.fixed)
+            .map(|s| (s.name.to_owned(), all[s.name].clone()))
+            .collect();
+        let versions = editable.keys().map(|k| (k.clone(), 1i64)).collect::<BTreeMap<_, _>>();
+        let mut row: referral::ActiveModel = row::recorded(id, actor, now, SPECS, &all)?;
+        row.field_versions = Set(serde_json::to_string(&versions).unwrap_or_default());
+        let occurred_at = row.occurred_at.clone().unwrap();
+        row.status_at = Set(occurred_at);
+        let first_step = referral_step::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            organisation_id: Set(actor.organisation_id),
+            referral_id: Set(id),
+            status: row.status.clone(),
+            occurred_at: Set(occurred_at),
+            note: Set(None),
+            recorded_by: Set(actor.user_id),
+            device_id: Set(actor.device_id),
+            created_at: Set(now),
+        };
+        let site = uuid_of(&all, "site_id");
+        let step_id = first_step.id.clone().unwrap();
+        w.referral(row);
+        w.step(first_step);
+        w.revision(actor, EntityKind::Referral, id, 1, &editable);
+        w.change(FeedEntry::upsert(EntityKind::Referral, id, 1).at_site(site, actor.user_id));
+        w.change(
+            FeedEntry::upsert(EntityKind::ReferralStep, step_id, 1).at_site(site, actor.user_id),
+        );
+        ctx.referrals.insert(id);
+        Ok(())
+    }
+
+    async fn deleted<C: ConnectionTrait>(
+        _db: &C,
+        ctx: &mut BatchContext,
+        _w: &mut BatchWriter,
+        id: Uuid,
+    ) -> Result<(), DbErr> {
+        ctx.referrals.remove(&id);
+        Ok(())
+    }
+
+    /// Its steps.
+    async fn dependants<C: ConnectionTrait>(
+        db: &C,
+        organisation_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<Vec<(EntityKind, Uuid, i64)>, DbErr> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let steps: Vec<Uuid> = referral_step::Entity::find()
+                .select_only()
+                .column(referral_step::Column::Id)
+                .filter(referral_step::Column::OrganisationId.eq(organisation_id))
+                .filter(referral_step::Column::ReferralId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            out.extend(steps.into_iter().map(|id| (EntityKind::ReferralStep, id, 1)));
+        }
+        Ok(out)
+    }
+
+    /// Its steps move with it.
+    async fn moved<C: ConnectionTrait>(
+        db: &C,
+        organisation_id: Uuid,
+        id: Uuid,
+        evicted: &[Uuid],
+        site: Option<Uuid>,
+        owner: Option<Uuid>,
+    ) -> Result<Vec<FeedEntry>, DbErr> {
+        scope::move_steps(db, organisation_id, id, evicted, site, owner).await
     }
 }
 
-fn time_of(fields: &Map<String, Value>, name: &str) -> Option<DateTime<Utc>> {
-    str_of(fields, name)
-        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
+/// Steps of a referral: appended, never edited nor deleted; each moves the
+/// referral's status when it is the latest by `occurred_at` (then id).
+pub struct ReferralStep;
 
-/// The rows for a new referral: the referral and its first step.
-pub fn new_rows(
-    id: Uuid,
-    actor: &Actor,
-    fields: &Map<String, Value>,
-    field_versions: String,
-    now: DateTime<Utc>,
-) -> (referral::ActiveModel, referral_step::ActiveModel) {
-    let occurred_at = time_of(fields, "occurred_at").unwrap_or(now);
-    let status = str_of(fields, "status").unwrap_or_else(|| "draft".into());
-    let mut active = referral::ActiveModel {
-        id: Set(id),
-        organisation_id: Set(actor.organisation_id),
-        version: Set(1),
-        field_versions: Set(field_versions),
-        person_id: Set(uuid_of(fields, "person_id").unwrap_or_default()),
-        partner_service_id: Set(None),
-        service_type: Set(String::new()),
-        reason: Set(String::new()),
-        urgency: Set("routine".into()),
-        consent_to_share: Set(false),
-        status: Set(status.clone()),
-        status_at: Set(occurred_at),
-        site_id: Set(None),
-        occurred_at: Set(occurred_at),
-        recorded_by: Set(actor.user_id),
-        device_id: Set(actor.device_id),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-    };
-    apply(&mut active, fields);
-    let first_step = referral_step::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organisation_id: Set(actor.organisation_id),
-        referral_id: Set(id),
-        status: Set(status),
-        occurred_at: Set(occurred_at),
-        note: Set(None),
-        recorded_by: Set(actor.user_id),
-        device_id: Set(actor.device_id),
-        created_at: Set(now),
-    };
-    (active, first_step)
-}
+impl SyncRecord for ReferralStep {
+    const KIND: EntityKind = EntityKind::ReferralStep;
+    const FIELDS: &'static [FieldSpec] = STEP_SPECS;
+    const CHANGES: Changes = Changes::Appended;
+    const PLACED: bool = false;
+    type Entity = referral_step::Entity;
+    type Row = referral_step::ActiveModel;
 
-/// The row for a new step.
-pub fn new_step(
-    id: Uuid,
-    actor: &Actor,
-    fields: &Map<String, Value>,
-    now: DateTime<Utc>,
-) -> referral_step::ActiveModel {
-    referral_step::ActiveModel {
-        id: Set(id),
-        organisation_id: Set(actor.organisation_id),
-        referral_id: Set(uuid_of(fields, "referral_id").unwrap_or_default()),
-        status: Set(str_of(fields, "status").unwrap_or_default()),
-        occurred_at: Set(time_of(fields, "occurred_at").unwrap_or(now)),
-        note: Set(str_of(fields, "note")),
-        recorded_by: Set(actor.user_id),
-        device_id: Set(actor.device_id),
-        created_at: Set(now),
+    fn view(model: referral_step::Model, _actor: &Actor) -> Option<Value> {
+        ReferralStepView::from(model).to_json()
+    }
+
+    async fn create<C: ConnectionTrait>(
+        db: &C,
+        ctx: &mut BatchContext,
+        w: &mut BatchWriter,
+        id: Uuid,
+        fields: Map<String, Value>,
+    ) -> Result<(), ApplyError> {
+        let (actor, now) = (&ctx.actor, ctx.now);
+        w.flush_records(db).await?;
+        let mut step = referral_step::ActiveModel {
+            id: Set(id),
+            organisation_id: Set(actor.organisation_id),
+            recorded_by: Set(actor.user_id),
+            device_id: Set(actor.device_id),
+            created_at: Set(now),
+            ..Default::default()
+        };
+        row::set_fields(&mut step, STEP_SPECS, &with_defaults(STEP_SPECS, fields))?;
+        let referral_id = step.referral_id.clone().unwrap();
+        let Some(current) =
+            lock::<_, referral::Entity>(db, actor.organisation_id, referral_id).await?
+        else {
+            return Err(ApplyError::Rejected(Rejection::new(
+                RejectionCode::UnknownReference,
+                Some("referral_id"),
+                "no such referral",
+            )));
+        };
+        step.insert(db).await?;
+        let latest = referral_step::Entity::find()
+            .filter(referral_step::Column::ReferralId.eq(referral_id))
+            .order_by_desc(referral_step::Column::OccurredAt)
+            .order_by_desc(referral_step::Column::Id)
+            .one(db)
+            .await?;
+        let (site, owner) = (current.site_id, current.recorded_by);
+        if let Some(latest) = latest
+            && (latest.status != current.status || latest.occurred_at != current.status_at)
+        {
+            let version = current.version + 1;
+            let mut active = current.into_active_model();
+            active.status = Set(latest.status);
+            active.status_at = Set(latest.occurred_at);
+            active.version = Set(version);
+            active.updated_at = Set(now);
+            active.update(db).await?;
+            w.change(
+                FeedEntry::upsert(EntityKind::Referral, referral_id, version).at_site(site, owner),
+            );
+        }
+        w.change(FeedEntry::upsert(EntityKind::ReferralStep, id, 1).at_site(site, owner));
+        Ok(())
     }
 }
 

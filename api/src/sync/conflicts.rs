@@ -16,12 +16,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{
-    EntityKind,
-    editable::{EditableRecord, update_specs},
-    feed::FeedEntry,
-    merge::FieldConflict,
-    mutation::Mutation,
-    writer::BatchWriter,
+    EntityKind, editable::EditableRecord, feed::FeedEntry, merge::FieldConflict,
+    mutation::Mutation, writer::BatchWriter,
 };
 use crate::{
     domain::{parse_stored, stored_name},
@@ -304,9 +300,14 @@ pub async fn resolve(
         access::check_writable(actor, entity, &chosen, false)
             .map_err(|r| ServiceError::Forbidden { code: "field_forbidden", detail: r.detail })?;
         let ctx = BatchContext::load(&txn, actor.clone(), std::iter::once(&chosen)).await?;
-        let checked = normalise(update_specs(entity), &chosen, false, &ctx).map_err(|r| {
-            ServiceError::invalid(&format!("values.{}", r.field.unwrap_or_default()), r.detail)
-        })?;
+        let checked =
+            normalise(&crate::records::kind::editable_fields(entity), &chosen, false, &ctx)
+                .map_err(|r| {
+                    ServiceError::invalid(
+                        &format!("values.{}", r.field.unwrap_or_default()),
+                        r.detail,
+                    )
+                })?;
         // A record out of the caller's sight (a referral moved to another
         // site) is unknown to them, as to `GET`; keep_theirs still closes
         // the conflict, which writes nothing.

@@ -1,21 +1,23 @@
-//! The editable records (people, referrals) as the merge sees them: current
+//! The edited records (`Changes::Merged`: people, referrals) as the merge sees them: current
 //! fields, per-field versions, and how to write a change with its revision
 //! and feed entry.
 
-use std::{collections::BTreeMap, str::FromStr};
+use std::{any::Any, collections::BTreeMap, str::FromStr};
 
 use chrono::Utc;
-use outpost_entity::{person, record_revision, referral};
+use outpost_entity::record_revision;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Set,
+    ModelTrait, QueryFilter, QuerySelect,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{EntityKind, feed::FeedEntry, merge, scope, writer::BatchWriter};
 use crate::records::{
-    context::Actor, fields::FieldSpec, person as person_record, referral as referral_record,
+    context::Actor,
+    kind::{self, Changes, Model, SyncRecord},
+    row,
 };
 
 /// Loads a record of the organisation for update (a row lock on Postgres;
@@ -37,13 +39,12 @@ where
         .await
 }
 
-enum Row {
-    Person(Box<person::Model>),
-    Referral(Box<referral::Model>),
-}
-
 /// An editable record, locked for the rest of the transaction.
 pub struct EditableRecord {
+    /// Its kind.
+    pub kind: EntityKind,
+    /// Its id.
+    pub id: Uuid,
     /// Its server version.
     pub version: i64,
     /// Whether it is deleted.
@@ -52,64 +53,65 @@ pub struct EditableRecord {
     pub fields: Map<String, Value>,
     /// The version at which each field last changed.
     pub field_versions: BTreeMap<String, i64>,
-    row: Row,
-}
-
-/// The field specs of an editable record type's updates.
-pub fn update_specs(entity: EntityKind) -> &'static [FieldSpec] {
-    match entity {
-        EntityKind::Person => person_record::SPECS,
-        _ => referral_record::UPDATE_SPECS,
-    }
+    /// The stored row (the kind's model), written back by `write`.
+    row: Box<dyn Any + Send + Sync>,
 }
 
 impl EditableRecord {
-    /// Locks and loads a person or referral of the actor's organisation,
-    /// when the actor may see it (`Actor::may_see`): a referral of another
-    /// site is as unknown to a worker's push as to their `GET`.
+    /// Locks and loads a record of an edited kind in the actor's
+    /// organisation, when the actor may see it (`Actor::may_see`): a
+    /// referral of another site is as unknown to a worker's push as to
+    /// their `GET`.
     pub async fn load<C: ConnectionTrait>(
         db: &C,
         actor: &Actor,
-        entity: EntityKind,
+        kind: EntityKind,
         id: Uuid,
     ) -> Result<Option<Self>, DbErr> {
-        let organisation_id = actor.organisation_id;
-        Ok(match entity {
-            EntityKind::Person => {
-                lock::<_, person::Entity>(db, organisation_id, id).await?.map(|p| Self {
-                    version: p.version,
-                    deleted: p.deleted_at.is_some(),
-                    fields: person_record::to_map(&p),
-                    field_versions: merge::parse_versions(&p.field_versions),
-                    row: Row::Person(Box::new(p)),
-                })
-            }
-            EntityKind::Referral => lock::<_, referral::Entity>(db, organisation_id, id)
-                .await?
-                .filter(|r| actor.may_see(r.site_id, r.recorded_by))
-                .map(|r| Self {
-                    version: r.version,
-                    deleted: r.deleted_at.is_some(),
-                    fields: referral_record::to_map(&r),
-                    field_versions: merge::parse_versions(&r.field_versions),
-                    row: Row::Referral(Box::new(r)),
-                }),
-            _ => None,
-        })
+        crate::with_record!(kind, R => Self::load_kind::<R, C>(db, actor, id).await, else Ok(None))
+    }
+
+    /// [`EditableRecord::load`] for a kind known at compile time.
+    pub async fn load_kind<R: SyncRecord, C: ConnectionTrait>(
+        db: &C,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<Option<Self>, DbErr> {
+        if !matches!(R::CHANGES, Changes::Merged) {
+            return Ok(None);
+        }
+        let Some(model) = lock::<_, R::Entity>(db, actor.organisation_id, id).await? else {
+            return Ok(None);
+        };
+        let (site, owner) = kind::placement::<R>(&model)?;
+        if R::PLACED && !actor.may_see(site, owner) {
+            return Ok(None);
+        }
+        let versions = match model.get(row::column::<R::Entity>("field_versions")?) {
+            sea_orm::Value::String(Some(v)) => merge::parse_versions(&v),
+            _ => BTreeMap::new(),
+        };
+        Ok(Some(Self {
+            kind: R::KIND,
+            id,
+            version: row::int_of(&model, "version")?,
+            deleted: row::is_set(&model, "deleted_at")?,
+            fields: row::fields_of(&model, &kind::editable::<R>())?,
+            field_versions: versions,
+            row: Box::new(model),
+        }))
     }
 
     /// The fields as they were at `version` (from the revisions).
     pub async fn fields_at<C: ConnectionTrait>(
         &self,
         db: &C,
-        entity: EntityKind,
-        id: Uuid,
         version: i64,
     ) -> Result<Option<Map<String, Value>>, DbErr> {
         if version == self.version {
             return Ok(Some(self.fields.clone()));
         }
-        Ok(record_revision::Entity::find_by_id((entity.as_str().to_owned(), id, version))
+        Ok(record_revision::Entity::find_by_id((self.kind.as_str().to_owned(), self.id, version))
             .one(db)
             .await?
             .and_then(|r| serde_json::from_str(&r.snapshot).ok()))
@@ -124,63 +126,56 @@ impl EditableRecord {
         w: &mut BatchWriter,
         changes: &Map<String, Value>,
     ) -> Result<i64, DbErr> {
+        crate::with_record!(self.kind, R => self.write_kind::<R, C>(db, actor, w, changes).await,
+            else Err(DbErr::Custom(format!("{} is not edited", self.kind.as_str()))))
+    }
+
+    async fn write_kind<R: SyncRecord, C: ConnectionTrait>(
+        self,
+        db: &C,
+        actor: &Actor,
+        w: &mut BatchWriter,
+        changes: &Map<String, Value>,
+    ) -> Result<i64, DbErr> {
+        let model = *self
+            .row
+            .downcast::<Model<R>>()
+            .map_err(|_| DbErr::Custom("an editable record of another kind".into()))?;
         let now = Utc::now();
-        let version = self.version + 1;
+        let (id, version) = (self.id, self.version + 1);
         let mut versions = self.field_versions;
         merge::bump_versions(&mut versions, changes.keys(), version);
-        let versions = serde_json::to_string(&versions).unwrap_or_default();
         let mut snapshot = self.fields;
         snapshot.extend(changes.clone());
-        let (entity, id, entry) = match self.row {
-            Row::Person(p) => {
-                let id = p.id;
-                let mut active = p.into_active_model();
-                person_record::apply(&mut active, changes);
-                active.version = Set(version);
-                active.field_versions = Set(versions);
-                active.updated_at = Set(now);
-                active.update(db).await?;
-                (EntityKind::Person, id, FeedEntry::upsert(EntityKind::Person, id, version))
-            }
-            Row::Referral(r) => {
-                let (id, old_site) = (r.id, r.site_id);
-                let mut active = r.into_active_model();
-                referral_record::apply(&mut active, changes);
-                active.version = Set(version);
-                active.field_versions = Set(versions);
-                active.updated_at = Set(now);
-                let saved = active.update(db).await?;
-                if saved.site_id != old_site {
-                    // Those who saw it only through its old site drop it
-                    // and its steps; the new site's staff receive both.
-                    let (org, site, owner) =
-                        (actor.organisation_id, saved.site_id, saved.recorded_by);
-                    let evictions = scope::moved_site(
-                        db,
-                        org,
-                        EntityKind::Referral,
-                        id,
-                        version,
-                        old_site,
-                        site,
-                        owner,
-                    )
-                    .await?;
-                    let evicted: Vec<Uuid> =
-                        evictions.iter().filter_map(|e| e.audience_user_id).collect();
-                    for entry in scope::move_steps(db, org, id, &evicted, site, owner).await? {
-                        w.change(entry);
-                    }
-                    for eviction in evictions {
-                        w.change(eviction);
-                    }
+        let (old_site, _) = kind::placement::<R>(&model)?;
+        let mut active: R::Row = model.into_active_model();
+        row::set_fields(&mut active, R::FIELDS, changes)?;
+        row::set(&mut active, "version", sea_orm::Value::BigInt(Some(version)))?;
+        let versions = serde_json::to_string(&versions).unwrap_or_default();
+        row::set(&mut active, "field_versions", sea_orm::Value::String(Some(versions)))?;
+        row::set(&mut active, "updated_at", sea_orm::Value::ChronoDateTimeUtc(Some(now)))?;
+        let saved = active.update(db).await?;
+        let mut entry = FeedEntry::upsert(R::KIND, id, version);
+        if R::PLACED {
+            let (site, owner) = kind::placement::<R>(&saved)?;
+            if site != old_site {
+                // Those who saw it only through its old site drop it and
+                // what comes with it; the new site's staff receive both.
+                let org = actor.organisation_id;
+                let evictions =
+                    scope::moved_site(db, org, R::KIND, id, version, old_site, site, owner).await?;
+                let evicted: Vec<Uuid> =
+                    evictions.iter().filter_map(|e| e.audience_user_id).collect();
+                for entry in R::moved(db, org, id, &evicted, site, owner).await? {
+                    w.change(entry);
                 }
-                let entry = FeedEntry::upsert(EntityKind::Referral, id, version)
-                    .at_site(saved.site_id, saved.recorded_by);
-                (EntityKind::Referral, id, entry)
+                for eviction in evictions {
+                    w.change(eviction);
+                }
             }
-        };
-        w.revision(actor, entity, id, version, &snapshot);
+            entry = entry.at_site(site, owner);
+        }
+        w.revision(actor, R::KIND, id, version, &snapshot);
         w.change(entry);
         Ok(version)
     }

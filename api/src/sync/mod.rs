@@ -46,6 +46,20 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
+    /// Every kind.
+    pub const ALL: [EntityKind; 10] = [
+        EntityKind::Person,
+        EntityKind::Contact,
+        EntityKind::Incident,
+        EntityKind::Referral,
+        EntityKind::ReferralStep,
+        EntityKind::Conflict,
+        EntityKind::Site,
+        EntityKind::KitItem,
+        EntityKind::Substance,
+        EntityKind::PartnerService,
+    ];
+
     /// The stored (and wire) name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -17,7 +17,7 @@ use std::{
     time::Duration,
 };
 
-use outpost_entity::{contact, incident, person, referral, referral_step, sync_mutation};
+use outpost_entity::sync_mutation;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
     QuerySelect, Statement, TransactionTrait,
@@ -35,7 +35,9 @@ use crate::{
     records::{
         access,
         context::{Actor, BatchContext},
+        kind::SyncRecord,
         rejection::{ApplyError, Rejection, RejectionCode},
+        row,
     },
     service::{ServiceError, ServiceResult},
     state::AppState,
@@ -153,8 +155,8 @@ async fn attach_current_records(
                     let uuid = |name: &str| {
                         record.get(name).and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
                     };
-                    kind != EntityKind::Referral
-                        || actor.may_see(uuid("site_id"), uuid("recorded_by"))
+                    let placed = crate::with_record!(kind, R => R::PLACED, else false);
+                    !placed || actor.may_see(uuid("site_id"), uuid("recorded_by"))
                 })
                 .collect();
         for answer in answers.iter_mut().filter(|a| a.entity == kind && replayed_conflict(a)) {
@@ -418,60 +420,31 @@ async fn existing_records<'m, C: ConnectionTrait>(
     for (kind, ids) in by_kind {
         for chunk in ids.chunks(500) {
             let ids = chunk.to_vec();
-            let rows: Vec<(Uuid, Uuid, i64)> = match kind {
-                EntityKind::Person => {
-                    id_org_version::<_, person::Entity>(db, ids, person::Column::Version).await?
-                }
-                EntityKind::Contact => {
-                    id_org_version::<_, contact::Entity>(db, ids, contact::Column::Version).await?
-                }
-                EntityKind::Incident => {
-                    id_org_version::<_, incident::Entity>(db, ids, incident::Column::Version)
-                        .await?
-                }
-                EntityKind::Referral => {
-                    id_org_version::<_, referral::Entity>(db, ids, referral::Column::Version)
-                        .await?
-                }
-                EntityKind::ReferralStep => referral_step::Entity::find()
-                    .select_only()
-                    .column(referral_step::Column::Id)
-                    .column(referral_step::Column::OrganisationId)
-                    .filter(referral_step::Column::Id.is_in(ids))
-                    .into_tuple::<(Uuid, Uuid)>()
-                    .all(db)
-                    .await?
-                    .into_iter()
-                    .map(|(id, org)| (id, org, 1))
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let rows = crate::with_record!(kind, R => existing_of::<R, C>(db, ids).await?,
+                else Vec::new());
             found.extend(rows.into_iter().map(|(id, org, v)| ((kind, id), (org, v))));
         }
     }
     Ok(found)
 }
 
-async fn id_org_version<C, E>(
+/// The (id, organisation, version) of the records of `R` among `ids`; the
+/// kinds stored without versions (appended, never changed) are at 1.
+async fn existing_of<R: SyncRecord, C: ConnectionTrait>(
     db: &C,
     ids: Vec<Uuid>,
-    version: E::Column,
-) -> Result<Vec<(Uuid, Uuid, i64)>, DbErr>
-where
-    C: ConnectionTrait,
-    E: EntityTrait,
-{
-    use std::str::FromStr;
-    let id = E::Column::from_str("id").map_err(|_| DbErr::Custom("no id column".into()))?;
-    let org = E::Column::from_str("organisation_id")
-        .map_err(|_| DbErr::Custom("no organisation_id column".into()))?;
-    E::find()
-        .select_only()
-        .column(id)
-        .column(org)
-        .column(version)
-        .filter(id.is_in(ids))
-        .into_tuple::<(Uuid, Uuid, i64)>()
-        .all(db)
-        .await
+) -> Result<Vec<(Uuid, Uuid, i64)>, DbErr> {
+    let col = |name| row::column::<R::Entity>(name);
+    let (id, org) = (col("id")?, col("organisation_id")?);
+    let query = R::Entity::find().select_only().column(id).column(org).filter(id.is_in(ids));
+    match col("version") {
+        Ok(version) => query.column(version).into_tuple::<(Uuid, Uuid, i64)>().all(db).await,
+        Err(_) => Ok(query
+            .into_tuple::<(Uuid, Uuid)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|(id, org)| (id, org, 1))
+            .collect()),
+    }
 }

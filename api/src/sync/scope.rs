@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use outpost_entity::{contact, incident, referral, referral_step, user, user_site};
+use outpost_entity::{referral_step, user, user_site};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -15,7 +15,10 @@ use super::{
     EntityKind,
     feed::{self, ChangeOp, FeedEntry},
 };
-use crate::domain::{Role, stored_name};
+use crate::{
+    domain::{Role, stored_name},
+    records::{kind::SyncRecord, row},
+};
 
 /// Appends the evictions and upserts that follow a change of `user_id`'s
 /// sites. Call it last in the transaction that changes the sites.
@@ -49,7 +52,8 @@ pub async fn sites_changed<C: ConnectionTrait>(
     feed::append(db, organisation_id, entries).await
 }
 
-/// The live records at `sites` that `user_id` did not record.
+/// The live records at `sites` that `user_id` did not record, and what
+/// comes and goes with them.
 async fn records_at<C: ConnectionTrait>(
     db: &C,
     org: Uuid,
@@ -57,64 +61,40 @@ async fn records_at<C: ConnectionTrait>(
     sites: &[Uuid],
 ) -> Result<Vec<(EntityKind, Uuid, i64)>, DbErr> {
     let mut out = Vec::new();
-    let contacts: Vec<(Uuid, i64, Option<Uuid>)> = contact::Entity::find()
-        .select_only()
-        .columns([contact::Column::Id, contact::Column::Version, contact::Column::RecordedBy])
-        .filter(contact::Column::OrganisationId.eq(org))
-        .filter(contact::Column::SiteId.is_in(sites.iter().copied()))
-        .filter(contact::Column::DeletedAt.is_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    out.extend(
-        contacts
-            .into_iter()
-            .filter(|(_, _, by)| *by != Some(user_id))
-            .map(|(id, v, _)| (EntityKind::Contact, id, v)),
-    );
-    let incidents: Vec<(Uuid, i64, Option<Uuid>)> = incident::Entity::find()
-        .select_only()
-        .columns([incident::Column::Id, incident::Column::Version, incident::Column::RecordedBy])
-        .filter(incident::Column::OrganisationId.eq(org))
-        .filter(incident::Column::SiteId.is_in(sites.iter().copied()))
-        .filter(incident::Column::DeletedAt.is_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    out.extend(
-        incidents
-            .into_iter()
-            .filter(|(_, _, by)| *by != Some(user_id))
-            .map(|(id, v, _)| (EntityKind::Incident, id, v)),
-    );
-    let referrals: Vec<(Uuid, i64, Option<Uuid>)> = referral::Entity::find()
-        .select_only()
-        .columns([referral::Column::Id, referral::Column::Version, referral::Column::RecordedBy])
-        .filter(referral::Column::OrganisationId.eq(org))
-        .filter(referral::Column::SiteId.is_in(sites.iter().copied()))
-        .filter(referral::Column::DeletedAt.is_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    let referral_ids: Vec<Uuid> =
-        referrals.iter().filter(|(_, _, by)| *by != Some(user_id)).map(|(id, _, _)| *id).collect();
-    out.extend(
-        referrals
-            .into_iter()
-            .filter(|(_, _, by)| *by != Some(user_id))
-            .map(|(id, v, _)| (EntityKind::Referral, id, v)),
-    );
-    for chunk in referral_ids.chunks(500) {
-        let steps: Vec<Uuid> = referral_step::Entity::find()
-            .select_only()
-            .column(referral_step::Column::Id)
-            .filter(referral_step::Column::ReferralId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        out.extend(steps.into_iter().map(|id| (EntityKind::ReferralStep, id, 1)));
+    for kind in EntityKind::ALL {
+        crate::with_record!(kind, R => if R::PLACED {
+            let ids = placed_at::<R, C>(db, org, user_id, sites).await?;
+            let only: Vec<Uuid> = ids.iter().map(|(id, _)| *id).collect();
+            out.extend(ids.into_iter().map(|(id, v)| (kind, id, v)));
+            out.extend(R::dependants(db, org, &only).await?);
+        }, else {})
     }
     Ok(out)
+}
+
+/// The live records of `R` at `sites` that `user_id` did not record: id
+/// and version.
+async fn placed_at<R: SyncRecord, C: ConnectionTrait>(
+    db: &C,
+    org: Uuid,
+    user_id: Uuid,
+    sites: &[Uuid],
+) -> Result<Vec<(Uuid, i64)>, DbErr> {
+    let col = |name| row::column::<R::Entity>(name);
+    let rows: Vec<(Uuid, i64, Option<Uuid>)> = R::Entity::find()
+        .select_only()
+        .columns([col("id")?, col("version")?, col("recorded_by")?])
+        .filter(col("organisation_id")?.eq(org))
+        .filter(col("site_id")?.is_in(sites.iter().copied()))
+        .filter(col("deleted_at")?.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, by)| *by != Some(user_id))
+        .map(|(id, v, _)| (id, v))
+        .collect())
 }
 
 /// Moves a referral's steps with it to `new_site`: their feed entries are
