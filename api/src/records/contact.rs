@@ -42,8 +42,7 @@ pub const SPECS: &[FieldSpec] = &[
     FieldSpec::optional("note", checks::note).nullable(),
     FieldSpec::optional("returns_count", |f, v, _| int(f, v, 0, 100_000)).or("0"),
     FieldSpec::optional("returns_estimated", |f, v, _| super::fields::boolean(f, v)).or("false"),
-    // Not a column: the contact's kit lines, a table of their own.
-    FieldSpec::optional("kit_lines", kit_lines).json().or("[]"),
+    FieldSpec::optional("kit_lines", kit_lines).json().or("[]").own_table(),
 ];
 
 /// Contacts: append-only, placed at a site, with their kit lines.
@@ -70,7 +69,7 @@ impl SyncRecord for Contact {
     ) -> Result<(), ApplyError> {
         let actor = &ctx.actor;
         let mut all = with_defaults(SPECS, fields);
-        let lines = all.remove("kit_lines").unwrap_or_default();
+        let lines = all.get("kit_lines").cloned().unwrap_or_default();
         // The recorder is one of the staff present, listed first.
         if let Some(me) = actor.user_id.map(|u| json!(u.to_string()))
             && let Some(Value::Array(workers)) = all.get_mut("worker_ids")

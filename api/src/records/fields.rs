@@ -36,21 +36,15 @@ pub struct FieldSpec {
     /// Whether it is set by the create and never changed by an update (a
     /// referral's person).
     pub fixed: bool,
+    /// Whether it is kept in a table of its own (a contact's kit lines)
+    /// rather than in the column of its name.
+    pub own_table: bool,
 }
 
 impl FieldSpec {
     /// A field a create must carry, never `null`.
     pub const fn required(name: &'static str, check: Check) -> Self {
-        Self {
-            name,
-            nullable: false,
-            required: true,
-            check,
-            json: false,
-            default: None,
-            restricted: false,
-            fixed: false,
-        }
+        Self { required: true, ..Self::optional(name, check) }
     }
 
     /// A field a create may leave out.
@@ -64,6 +58,7 @@ impl FieldSpec {
             default: None,
             restricted: false,
             fixed: false,
+            own_table: false,
         }
     }
 
@@ -80,6 +75,11 @@ impl FieldSpec {
     /// Read and written only by callers who see identifiers.
     pub const fn restricted(self) -> Self {
         Self { restricted: true, ..self }
+    }
+
+    /// Kept in a table of its own, written by the kind's `create`.
+    pub const fn own_table(self) -> Self {
+        Self { own_table: true, ..self }
     }
 
     /// Set by the create only.
@@ -268,27 +268,7 @@ pub fn only_keys(
     }
 }
 
-/// Reads a canonical string value back (after `normalise`).
-pub fn str_of(map: &Map<String, Value>, name: &str) -> Option<String> {
-    map.get(name).and_then(Value::as_str).map(str::to_owned)
-}
-
 /// Reads a canonical UUID back.
 pub fn uuid_of(map: &Map<String, Value>, name: &str) -> Option<Uuid> {
     map.get(name).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
-}
-
-/// Reads a canonical integer back.
-pub fn int_of(map: &Map<String, Value>, name: &str) -> Option<i64> {
-    map.get(name).and_then(Value::as_i64)
-}
-
-/// Reads a canonical boolean back.
-pub fn bool_of(map: &Map<String, Value>, name: &str) -> Option<bool> {
-    map.get(name).and_then(Value::as_bool)
-}
-
-/// Serialises a canonical JSON value for a text column.
-pub fn json_text(map: &Map<String, Value>, name: &str, default: &str) -> String {
-    map.get(name).filter(|v| !v.is_null()).map(Value::to_string).unwrap_or_else(|| default.into())
 }

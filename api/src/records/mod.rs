@@ -14,3 +14,6 @@ pub mod referral;
 pub mod rejection;
 pub mod row;
 pub mod vocab;
+
+#[cfg(test)]
+mod tests;

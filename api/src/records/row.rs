@@ -26,7 +26,8 @@ pub fn set<A: ActiveModelTrait>(active: &mut A, name: &str, value: Db) -> Result
     active.try_set(column::<A::Entity>(name)?, value)
 }
 
-/// Writes canonical `fields` (checked against `specs`) onto a row.
+/// Writes canonical `fields` (checked against `specs`) onto a row; the
+/// fields kept in tables of their own are the kind's to write.
 pub fn set_fields<A: ActiveModelTrait>(
     active: &mut A,
     specs: &[FieldSpec],
@@ -34,6 +35,9 @@ pub fn set_fields<A: ActiveModelTrait>(
 ) -> Result<(), DbErr> {
     for (name, value) in fields {
         let spec = spec_of(specs, name)?;
+        if spec.own_table {
+            continue;
+        }
         let col = column::<A::Entity>(name)?;
         let db = to_db(col.def().get_column_type(), spec, value)
             .ok_or_else(|| DbErr::Custom(format!("`{name}` does not fit its column: {value}")))?;
@@ -72,7 +76,7 @@ pub fn fields_of<M: ModelTrait>(
     specs: &[FieldSpec],
 ) -> Result<Map<String, Value>, DbErr> {
     let mut out = Map::new();
-    for spec in specs {
+    for spec in specs.iter().filter(|s| !s.own_table) {
         let value = model.get(column::<M::Entity>(spec.name)?);
         let json = to_json(spec, value).ok_or_else(|| {
             DbErr::Custom(format!("`{}` has a column type not mapped", spec.name))
