@@ -18,10 +18,7 @@ use super::{
 use crate::{
     domain::Permission,
     error::ApiResult,
-    records::{
-        contact::ContactView,
-        vocab::{ContactType, Intervention, KnownBy, LivingSituation},
-    },
+    records::contact::{ContactView, CreateContact},
     service::records::{self as service, ContactFilter},
     state::AppState,
     sync::EntityKind,
@@ -34,76 +31,6 @@ pub struct ContactPage {
     pub items: Vec<ContactView>,
     /// Pass as `after` for the next page; absent on the last.
     pub next_after: Option<Uuid>,
-}
-
-/// Kit handed out.
-#[derive(Object)]
-#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
-pub struct KitLineInput {
-    /// The kit catalogue code.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub item: String,
-    /// How many, 1 to 10000.
-    pub quantity: i64,
-    /// How many of them were taken for other people (default 0).
-    #[oai(nullable)]
-    pub for_others: Option<i64>,
-}
-
-/// A substance reported.
-#[derive(Object)]
-#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
-pub struct SubstanceInput {
-    /// A substance code or a street name (mapped onto its code).
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub substance: String,
-    /// How it is known (default `self_reported`).
-    #[oai(nullable)]
-    pub known_by: Option<KnownBy>,
-}
-
-records::create_bodies! {
-    /// A contact to record.
-    rest CreateContact, push CreateContactFields,
-    {
-        /// When it happened.
-        pub occurred_at: DateTime<Utc>,
-        /// Where.
-        #[oai(nullable)]
-        pub site_id: Option<Uuid>,
-        /// Roughly where, when not at a site.
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub location_area: Option<String>,
-        /// Who (absent for an anonymous contact).
-        #[oai(nullable)]
-        pub person_id: Option<Uuid>,
-        /// The staff present (the recorder is added).
-        #[oai(nullable)]
-        pub worker_ids: Option<Vec<Uuid>>,
-        /// What kind of contact.
-        pub contact_type: ContactType,
-        /// The living situation seen.
-        #[oai(nullable)]
-        pub living_situation: Option<LivingSituation>,
-        /// What was done.
-        #[oai(nullable)]
-        pub interventions: Option<Vec<Intervention>>,
-        /// Substances reported.
-        #[oai(nullable)]
-        pub substances: Option<Vec<SubstanceInput>>,
-        /// A note.
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub note: Option<String>,
-        /// Used equipment returned.
-        #[oai(nullable)]
-        pub returns_count: Option<i64>,
-        /// Whether `returns_count` is an estimate.
-        #[oai(nullable)]
-        pub returns_estimated: Option<bool>,
-        /// Kit handed out.
-        #[oai(nullable)]
-        pub kit_lines: Option<Vec<KitLineInput>>,
-    }
 }
 
 /// A contact, with its version as `ETag`.

@@ -17,10 +17,7 @@ use super::{
 use crate::{
     domain::Permission,
     error::ApiResult,
-    records::{
-        incident::IncidentView,
-        vocab::{IncidentOutcome, IncidentType, Severity},
-    },
+    records::incident::{CreateIncident, IncidentView},
     service::records::{self as service, IncidentFilter},
     state::AppState,
     sync::EntityKind,
@@ -33,61 +30,6 @@ pub struct IncidentPage {
     pub items: Vec<IncidentView>,
     /// Pass as `after` for the next page; absent on the last.
     pub next_after: Option<Uuid>,
-}
-
-/// Someone involved: exactly one of `person_id` and `unknown_party`.
-#[derive(Object)]
-#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
-pub struct InvolvedPartyInput {
-    /// A known person.
-    #[oai(nullable)]
-    pub person_id: Option<Uuid>,
-    /// A description of someone unknown (never a name).
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub unknown_party: Option<String>,
-}
-
-records::create_bodies! {
-    /// An incident to record.
-    rest CreateIncident, push CreateIncidentFields,
-    {
-        /// When it happened.
-        pub occurred_at: DateTime<Utc>,
-        /// Where.
-        #[oai(nullable)]
-        pub site_id: Option<Uuid>,
-        /// Roughly where, when not at a site.
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub location_area: Option<String>,
-        /// What happened.
-        pub incident_type: IncidentType,
-        /// How serious it was.
-        pub severity: Severity,
-        /// Who was involved.
-        #[oai(nullable)]
-        pub people: Option<Vec<InvolvedPartyInput>>,
-        /// Suspected substances (codes or street names).
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub substances: Option<Vec<String>>,
-        /// Whether an ambulance was called.
-        #[oai(nullable)]
-        pub ambulance_called: Option<bool>,
-        /// Whether it arrived.
-        #[oai(nullable)]
-        pub ambulance_arrived: Option<bool>,
-        /// Naloxone doses given, 0 to 20.
-        #[oai(nullable)]
-        pub naloxone_doses: Option<i64>,
-        /// Whether rescue breaths were given.
-        #[oai(nullable)]
-        pub rescue_breaths: Option<bool>,
-        /// How it ended.
-        #[oai(nullable)]
-        pub outcome: Option<IncidentOutcome>,
-        /// A note.
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub note: Option<String>,
-    }
 }
 
 /// An incident, with its version as `ETag`.

@@ -1,12 +1,10 @@
 //! People: list, read (audited), create, edit with `If-Match`.
 
-use chrono::NaiveDate;
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Header, Path, Query},
     payload::Json,
-    types::MaybeUndefined,
 };
 use uuid::Uuid;
 
@@ -19,10 +17,7 @@ use crate::{
     caller::RequestMeta,
     domain::Permission,
     error::{ApiError, ApiResult},
-    records::{
-        person::PersonView,
-        vocab::{DobQuality, Gender, NameQuality, RiskKind, RiskPriority},
-    },
+    records::person::{CreatePerson, PersonView, UpdatePerson},
     service::{
         audit::{self, AuditEntry},
         records as service,
@@ -38,105 +33,6 @@ pub struct PersonPage {
     pub items: Vec<PersonView>,
     /// Pass as `after` for the next page; absent on the last.
     pub next_after: Option<Uuid>,
-}
-
-/// A risk flag to record.
-#[derive(Object)]
-#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
-pub struct RiskFlagInput {
-    /// What the risk is.
-    pub kind: RiskKind,
-    /// How urgent it is (default `medium`).
-    #[oai(nullable)]
-    pub priority: Option<RiskPriority>,
-    /// When it lapses, if it does.
-    #[oai(nullable)]
-    pub expires_on: Option<NaiveDate>,
-    /// A short note.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub note: Option<String>,
-}
-
-records::create_bodies! {
-    /// A person to record.
-    rest CreatePerson, push CreatePersonFields,
-    {
-        /// Street name or alias.
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub alias: Option<String>,
-        /// Initials.
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub initials: Option<String>,
-        /// How good the name is (default `not_collected`).
-        #[oai(nullable)]
-        pub name_quality: Option<NameQuality>,
-        /// Year of birth.
-        #[oai(nullable)]
-        pub birth_year: Option<i64>,
-        /// Date of birth.
-        #[oai(nullable)]
-        pub birth_date: Option<NaiveDate>,
-        /// How good the date of birth is (default `not_collected`).
-        #[oai(nullable)]
-        pub dob_quality: Option<DobQuality>,
-        /// Gender.
-        #[oai(nullable)]
-        pub gender: Option<Gender>,
-        /// A short description, to recognise them next time.
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub description: Option<String>,
-        /// Risk flags.
-        #[oai(nullable)]
-        pub risk_flags: Option<Vec<RiskFlagInput>>,
-        /// NHS number (ten digits, check digit verified).
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub nhs_number: Option<String>,
-        /// CHAIN id.
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub chain_id: Option<String>,
-    }
-}
-
-/// Changes to a person; absent fields stay as they are. `null` clears a
-/// field that may be empty; on the ones that always have a value (name and
-/// date-of-birth quality, risk flags) it changes nothing.
-#[derive(Object)]
-#[oai(deny_unknown_fields)]
-pub struct UpdatePerson {
-    /// Street name or alias.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub alias: MaybeUndefined<String>,
-    /// Initials.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub initials: MaybeUndefined<String>,
-    /// How good the name is; `null` leaves it as it is.
-    #[oai(nullable, skip_serializing_if_is_none)]
-    pub name_quality: Option<NameQuality>,
-    /// Year of birth.
-    #[oai(nullable)]
-    pub birth_year: MaybeUndefined<i64>,
-    /// Date of birth.
-    #[oai(nullable)]
-    pub birth_date: MaybeUndefined<NaiveDate>,
-    /// How good the date of birth is; `null` leaves it as it is.
-    #[oai(nullable, skip_serializing_if_is_none)]
-    pub dob_quality: Option<DobQuality>,
-    /// Gender.
-    #[oai(nullable)]
-    pub gender: MaybeUndefined<Gender>,
-    /// A short description.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub description: MaybeUndefined<String>,
-    /// Risk flags (the whole list; `[]` removes them all, `null` leaves
-    /// them as they are).
-    #[oai(nullable, skip_serializing_if_is_none)]
-    pub risk_flags: Option<Vec<RiskFlagInput>>,
-    /// NHS number.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub nhs_number: MaybeUndefined<String>,
-    /// CHAIN id.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub chain_id: MaybeUndefined<String>,
 }
 
 /// A person, with their version as `ETag`.

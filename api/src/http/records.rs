@@ -267,37 +267,3 @@ pub enum Deleted {
     #[oai(status = 204)]
     Deleted,
 }
-
-/// Declares a record kind's create body once, as the two shapes it takes
-/// on the wire: the push's `fields` (`$push`, without the id, which the
-/// mutation carries) and the REST body (`$rest`, with the client-generated
-/// `id`). Fields only a push carries (a step's `referral_id`, which REST
-/// takes from the path) go in `push_only`.
-macro_rules! create_bodies {
-    (
-        $(#[$doc:meta])*
-        rest $rest:ident, push $push:ident,
-        $( push_only { $( $(#[$pm:meta])* pub $pname:ident : $pty:ty, )* } )?
-        { $( $(#[$fm:meta])* pub $name:ident : $ty:ty, )* }
-    ) => {
-        $(#[$doc])*
-        #[derive(poem_openapi::Object)]
-        #[oai(deny_unknown_fields)]
-        pub struct $push {
-            $($( $(#[$pm])* pub $pname: $pty, )*)?
-            $( $(#[$fm])* pub $name: $ty, )*
-        }
-
-        $(#[$doc])*
-        #[derive(poem_openapi::Object)]
-        #[oai(deny_unknown_fields)]
-        pub struct $rest {
-            /// The record's id: a UUID v7 the client generates. Sending the
-            /// same id again answers the stored record (200) instead of
-            /// creating another.
-            pub id: uuid::Uuid,
-            $( $(#[$fm])* pub $name: $ty, )*
-        }
-    };
-}
-pub(crate) use create_bodies;

@@ -1,13 +1,11 @@
 //! Referrals to partner services: list, read, create, edit with `If-Match`,
 //! and steps (the status moves only by appended steps).
 
-use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Header, Path, Query},
     payload::Json,
-    types::MaybeUndefined,
 };
 use uuid::Uuid;
 
@@ -16,8 +14,10 @@ use crate::{
     domain::{Permission, stored_name},
     error::{ApiError, ApiResult},
     records::{
-        referral::{ReferralStepView, ReferralView},
-        vocab::{ReferralStatus, ServiceType, Urgency},
+        referral::{
+            CreateReferral, CreateReferralStep, ReferralStepView, ReferralView, UpdateReferral,
+        },
+        vocab::ReferralStatus,
     },
     service::records::{self as service, ReferralFilter},
     state::AppState,
@@ -31,84 +31,6 @@ pub struct ReferralPage {
     pub items: Vec<ReferralView>,
     /// Pass as `after` for the next page; absent on the last.
     pub next_after: Option<Uuid>,
-}
-
-records::create_bodies! {
-    /// A referral to record.
-    rest CreateReferral, push CreateReferralFields,
-    {
-        /// Who is referred.
-        pub person_id: Uuid,
-        /// When it was made (default: now).
-        #[oai(nullable)]
-        pub occurred_at: Option<DateTime<Utc>>,
-        /// The first status (default `draft`).
-        #[oai(nullable)]
-        pub status: Option<ReferralStatus>,
-        /// The partner service referred to.
-        #[oai(nullable)]
-        pub partner_service_id: Option<Uuid>,
-        /// The kind of service.
-        pub service_type: ServiceType,
-        /// Why.
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        pub reason: String,
-        /// How urgent (default `routine`).
-        #[oai(nullable)]
-        pub urgency: Option<Urgency>,
-        /// Whether the person consented to sharing their details.
-        pub consent_to_share: bool,
-        /// The site it was made from.
-        #[oai(nullable)]
-        pub site_id: Option<Uuid>,
-    }
-}
-
-/// Changes to a referral; absent fields stay as they are. `null` clears the
-/// partner service or the site; on the fields that always have a value
-/// (service type, reason, urgency, consent) it changes nothing. The status
-/// moves by steps, never here.
-#[derive(Object)]
-#[oai(deny_unknown_fields)]
-pub struct UpdateReferral {
-    /// The partner service referred to.
-    #[oai(nullable)]
-    pub partner_service_id: MaybeUndefined<Uuid>,
-    /// The kind of service; `null` leaves it as it is.
-    #[oai(nullable, skip_serializing_if_is_none)]
-    pub service_type: Option<ServiceType>,
-    /// Why; `null` leaves it as it is.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable, skip_serializing_if_is_none)]
-    pub reason: Option<String>,
-    /// How urgent; `null` leaves it as it is.
-    #[oai(nullable, skip_serializing_if_is_none)]
-    pub urgency: Option<Urgency>,
-    /// Whether the person consented to sharing their details; `null` leaves
-    /// it as it is.
-    #[oai(nullable, skip_serializing_if_is_none)]
-    pub consent_to_share: Option<bool>,
-    /// The site it was made from.
-    #[oai(nullable)]
-    pub site_id: MaybeUndefined<Uuid>,
-}
-
-records::create_bodies! {
-    /// A step to record: the referral moves to `status` (the status is the
-    /// step latest by `occurred_at`).
-    rest CreateReferralStep, push CreateReferralStepFields,
-    push_only {
-        /// The referral this step belongs to.
-        pub referral_id: Uuid,
-    }
-    {
-        /// The status it moves to.
-        pub status: ReferralStatus,
-        /// When.
-        pub occurred_at: DateTime<Utc>,
-        /// A note (a reason for a decline, an outcome).
-        #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-        pub note: Option<String>,
-    }
 }
 
 /// A referral, with its version as `ETag`.

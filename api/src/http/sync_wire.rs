@@ -24,21 +24,18 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
-    contacts::CreateContactFields,
-    incidents::CreateIncidentFields,
-    kit_items::KitItemView,
-    partner_services::PartnerServiceView,
-    persons::{CreatePersonFields, UpdatePerson},
-    referrals::{CreateReferralFields, CreateReferralStepFields, UpdateReferral},
-    sites::SiteView,
+    kit_items::KitItemView, partner_services::PartnerServiceView, sites::SiteView,
     substances::SubstanceView,
 };
 use crate::{
     records::{
-        contact::ContactView,
-        incident::IncidentView,
-        person::PersonView,
-        referral::{ReferralStepView, ReferralView},
+        contact::{ContactView, CreateContactFields},
+        incident::{CreateIncidentFields, IncidentView},
+        person::{CreatePersonFields, PersonView, UpdatePerson},
+        referral::{
+            CreateReferralFields, CreateReferralStepFields, ReferralStepView, ReferralView,
+            UpdateReferral,
+        },
         rejection::{Rejection, RejectionCode},
     },
     sync::{

@@ -28,22 +28,68 @@ use crate::{
     sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
 };
 
-/// The fields of a contact.
-pub const SPECS: &[FieldSpec] = &[
-    FieldSpec::required("occurred_at", checks::occurred_at),
-    FieldSpec::optional("site_id", checks::site_id).nullable(),
-    FieldSpec::optional("location_area", checks::location_area).nullable(),
-    FieldSpec::optional("person_id", checks::person_id).nullable(),
-    FieldSpec::optional("worker_ids", checks::worker_ids).json().or("[]"),
-    FieldSpec::required("contact_type", |f, v, _| code::<ContactType>(f, v)),
-    FieldSpec::optional("living_situation", |f, v, _| code::<LivingSituation>(f, v)).nullable(),
-    FieldSpec::optional("interventions", interventions).json().or("[]"),
-    FieldSpec::optional("substances", checks::substances_known).json().or("[]"),
-    FieldSpec::optional("note", checks::note).nullable(),
-    FieldSpec::optional("returns_count", |f, v, _| int(f, v, 0, 100_000)).or("0"),
-    FieldSpec::optional("returns_estimated", |f, v, _| super::fields::boolean(f, v)).or("false"),
-    FieldSpec::optional("kit_lines", kit_lines).json().or("[]").own_table(),
-];
+crate::declare_fields! {
+    /// The fields of a contact.
+    specs SPECS;
+    /// A contact to record.
+    create CreateContact, push CreateContactFields;
+    fields {
+        /// When it happened.
+        occurred_at: required DateTime<Utc> = checks::occurred_at;
+        /// Where.
+        site_id: nullable Uuid = checks::site_id;
+        /// Roughly where, when not at a site.
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        location_area: nullable String = checks::location_area;
+        /// Who (absent for an anonymous contact).
+        person_id: nullable Uuid = checks::person_id;
+        /// The staff present (the recorder is added).
+        worker_ids: optional Vec<Uuid> = checks::worker_ids, json, or("[]");
+        /// What kind of contact.
+        contact_type: required ContactType = |f, v, _| code::<ContactType>(f, v);
+        /// The living situation seen.
+        living_situation: nullable LivingSituation = |f, v, _| code::<LivingSituation>(f, v);
+        /// What was done.
+        interventions: optional Vec<Intervention> = interventions, json, or("[]");
+        /// Substances reported.
+        substances: optional Vec<SubstanceInput> = checks::substances_known, json, or("[]");
+        /// A note.
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        note: nullable String = checks::note;
+        /// Used equipment returned.
+        returns_count: optional i64 = |f, v, _| int(f, v, 0, 100_000), or("0");
+        /// Whether `returns_count` is an estimate.
+        returns_estimated: optional bool = |f, v, _| super::fields::boolean(f, v), or("false");
+        /// Kit handed out.
+        kit_lines: optional Vec<KitLineInput> = kit_lines, json, or("[]"), own_table;
+    }
+}
+
+/// Kit handed out.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct KitLineInput {
+    /// The kit catalogue code.
+    #[oai(deserialize_with = "crate::http::strict::text")]
+    pub item: String,
+    /// How many, 1 to 10000.
+    pub quantity: i64,
+    /// How many of them were taken for other people (default 0).
+    #[oai(nullable)]
+    pub for_others: Option<i64>,
+}
+
+/// A substance reported.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct SubstanceInput {
+    /// A substance code or a street name (mapped onto its code).
+    #[oai(deserialize_with = "crate::http::strict::text")]
+    pub substance: String,
+    /// How it is known (default `self_reported`).
+    #[oai(nullable)]
+    pub known_by: Option<KnownBy>,
+}
 
 /// Contacts: append-only, placed at a site, with their kit lines.
 pub struct Contact;

@@ -25,22 +25,55 @@ use crate::{
     sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
 };
 
-/// The fields of an incident.
-pub const SPECS: &[FieldSpec] = &[
-    FieldSpec::required("occurred_at", checks::occurred_at),
-    FieldSpec::optional("site_id", checks::site_id).nullable(),
-    FieldSpec::optional("location_area", checks::location_area).nullable(),
-    FieldSpec::required("incident_type", |f, v, _| code::<IncidentType>(f, v)),
-    FieldSpec::required("severity", |f, v, _| code::<Severity>(f, v)),
-    FieldSpec::optional("people", people).json().or("[]"),
-    FieldSpec::optional("substances", checks::substance_list).json().or("[]"),
-    FieldSpec::optional("ambulance_called", |f, v, _| boolean(f, v)).or("false"),
-    FieldSpec::optional("ambulance_arrived", |f, v, _| boolean(f, v)).or("false"),
-    FieldSpec::optional("naloxone_doses", |f, v, _| int(f, v, 0, 20)).or("0"),
-    FieldSpec::optional("rescue_breaths", |f, v, _| boolean(f, v)).or("false"),
-    FieldSpec::optional("outcome", |f, v, _| code::<IncidentOutcome>(f, v)).nullable(),
-    FieldSpec::optional("note", checks::note).nullable(),
-];
+crate::declare_fields! {
+    /// The fields of an incident.
+    specs SPECS;
+    /// An incident to record.
+    create CreateIncident, push CreateIncidentFields;
+    fields {
+        /// When it happened.
+        occurred_at: required DateTime<Utc> = checks::occurred_at;
+        /// Where.
+        site_id: nullable Uuid = checks::site_id;
+        /// Roughly where, when not at a site.
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        location_area: nullable String = checks::location_area;
+        /// What happened.
+        incident_type: required IncidentType = |f, v, _| code::<IncidentType>(f, v);
+        /// How serious it was.
+        severity: required Severity = |f, v, _| code::<Severity>(f, v);
+        /// Who was involved.
+        people: optional Vec<InvolvedPartyInput> = people, json, or("[]");
+        /// Suspected substances (codes or street names).
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        substances: optional Vec<String> = checks::substance_list, json, or("[]");
+        /// Whether an ambulance was called.
+        ambulance_called: optional bool = |f, v, _| boolean(f, v), or("false");
+        /// Whether it arrived.
+        ambulance_arrived: optional bool = |f, v, _| boolean(f, v), or("false");
+        /// Naloxone doses given, 0 to 20.
+        naloxone_doses: optional i64 = |f, v, _| int(f, v, 0, 20), or("0");
+        /// Whether rescue breaths were given.
+        rescue_breaths: optional bool = |f, v, _| boolean(f, v), or("false");
+        /// How it ended.
+        outcome: nullable IncidentOutcome = |f, v, _| code::<IncidentOutcome>(f, v);
+        /// A note.
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        note: nullable String = checks::note;
+    }
+}
+
+/// Someone involved: exactly one of `person_id` and `unknown_party`.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct InvolvedPartyInput {
+    /// A known person.
+    #[oai(nullable)]
+    pub person_id: Option<Uuid>,
+    /// A description of someone unknown (never a name).
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+    pub unknown_party: Option<String>,
+}
 
 /// Incidents: append-only, placed at a site.
 pub struct Incident;

@@ -6,6 +6,7 @@ pub mod access;
 pub mod checks;
 pub mod contact;
 pub mod context;
+pub mod declare;
 pub mod fields;
 pub mod incident;
 pub mod kind;

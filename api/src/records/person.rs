@@ -28,21 +28,63 @@ use crate::{
     sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
 };
 
-/// The writable fields of a person.
-pub const SPECS: &[FieldSpec] = &[
-    FieldSpec::optional("alias", |f, v, _| text(f, v, 100)).nullable(),
-    FieldSpec::optional("initials", initials).nullable(),
-    FieldSpec::optional("name_quality", |f, v, _| code::<NameQuality>(f, v))
-        .or(r#""not_collected""#),
-    FieldSpec::optional("birth_year", birth_year).nullable(),
-    FieldSpec::optional("birth_date", birth_date).nullable(),
-    FieldSpec::optional("dob_quality", |f, v, _| code::<DobQuality>(f, v)).or(r#""not_collected""#),
-    FieldSpec::optional("gender", |f, v, _| code::<Gender>(f, v)).nullable(),
-    FieldSpec::optional("description", |f, v, _| text(f, v, 500)).nullable(),
-    FieldSpec::optional("risk_flags", risk_flags).json().or("[]"),
-    FieldSpec::optional("nhs_number", nhs_number).nullable().restricted(),
-    FieldSpec::optional("chain_id", |f, v, _| text(f, v, 32)).nullable().restricted(),
-];
+crate::declare_fields! {
+    /// The writable fields of a person.
+    specs SPECS;
+    /// A person to record.
+    create CreatePerson, push CreatePersonFields;
+    /// Changes to a person; absent fields stay as they are, `null` clears
+    /// a field that may be empty.
+    update UpdatePerson;
+    fields {
+        /// Street name or alias.
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        alias: nullable String = |f, v, _| text(f, v, 100);
+        /// Initials.
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        initials: nullable String = initials;
+        /// How good the name is (default `not_collected`).
+        name_quality: optional NameQuality = |f, v, _| code::<NameQuality>(f, v),
+            or(r#""not_collected""#);
+        /// Year of birth.
+        birth_year: nullable i64 = birth_year;
+        /// Date of birth.
+        birth_date: nullable NaiveDate = birth_date;
+        /// How good the date of birth is (default `not_collected`).
+        dob_quality: optional DobQuality = |f, v, _| code::<DobQuality>(f, v),
+            or(r#""not_collected""#);
+        /// Gender.
+        gender: nullable Gender = |f, v, _| code::<Gender>(f, v);
+        /// A short description, to recognise them next time.
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        description: nullable String = |f, v, _| text(f, v, 500);
+        /// Risk flags (the whole list: `[]` removes them all).
+        risk_flags: optional Vec<RiskFlagInput> = risk_flags, json, or("[]");
+        /// NHS number: ten digits, check digit verified (managers and admins only).
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        nhs_number: nullable String = nhs_number, restricted;
+        /// CHAIN id (managers and admins only).
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        chain_id: nullable String = |f, v, _| text(f, v, 32), restricted;
+    }
+}
+
+/// A risk flag to record.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct RiskFlagInput {
+    /// What the risk is.
+    pub kind: RiskKind,
+    /// How urgent it is (default `medium`).
+    #[oai(nullable)]
+    pub priority: Option<RiskPriority>,
+    /// When it lapses, if it does.
+    #[oai(nullable)]
+    pub expires_on: Option<NaiveDate>,
+    /// A short note.
+    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+    pub note: Option<String>,
+}
 
 /// The fields a person starts with when a create leaves them out.
 pub fn defaults() -> Map<String, Value> {

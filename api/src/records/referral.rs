@@ -36,27 +36,58 @@ fn reason(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejecti
     }
 }
 
-/// The fields of a referral; an update may change those not `fixed` (the
-/// status moves only by steps).
-pub const SPECS: &[FieldSpec] = &[
-    FieldSpec::required("person_id", checks::person_id).fixed(),
-    FieldSpec::optional("occurred_at", checks::occurred_at).fixed(),
-    FieldSpec::optional("status", |f, v, _| code::<ReferralStatus>(f, v)).fixed().or(r#""draft""#),
-    FieldSpec::optional("partner_service_id", checks::partner_service_id).nullable(),
-    FieldSpec::required("service_type", |f, v, _| code::<ServiceType>(f, v)),
-    FieldSpec::required("reason", reason),
-    FieldSpec::optional("urgency", |f, v, _| code::<Urgency>(f, v)).or(r#""routine""#),
-    FieldSpec::required("consent_to_share", |f, v, _| boolean(f, v)),
-    FieldSpec::optional("site_id", checks::site_id).nullable(),
-];
+crate::declare_fields! {
+    /// The fields of a referral; an update may change those not `fixed`
+    /// (the status moves only by steps).
+    specs SPECS;
+    /// A referral to record.
+    create CreateReferral, push CreateReferralFields;
+    /// Changes to a referral; absent fields stay as they are, `null` clears
+    /// the partner service or the site. The status moves by steps, never
+    /// here.
+    update UpdateReferral;
+    fields {
+        /// Who is referred.
+        person_id: fixed_required Uuid = checks::person_id;
+        /// When it was made (default: now).
+        occurred_at: fixed_optional DateTime<Utc> = checks::occurred_at;
+        /// The first status (default `draft`).
+        status: fixed_optional ReferralStatus = |f, v, _| code::<ReferralStatus>(f, v),
+            or(r#""draft""#);
+        /// The partner service referred to.
+        partner_service_id: nullable Uuid = checks::partner_service_id;
+        /// The kind of service.
+        service_type: required ServiceType = |f, v, _| code::<ServiceType>(f, v);
+        /// Why.
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        reason: required String = reason;
+        /// How urgent (default `routine`).
+        urgency: optional Urgency = |f, v, _| code::<Urgency>(f, v), or(r#""routine""#);
+        /// Whether the person consented to sharing their details.
+        consent_to_share: required bool = |f, v, _| boolean(f, v);
+        /// The site it was made from.
+        site_id: nullable Uuid = checks::site_id;
+    }
+}
 
-/// The fields of a referral step.
-pub const STEP_SPECS: &[FieldSpec] = &[
-    FieldSpec::required("referral_id", referral_id),
-    FieldSpec::required("status", |f, v, _| code::<ReferralStatus>(f, v)),
-    FieldSpec::required("occurred_at", checks::occurred_at),
-    FieldSpec::optional("note", checks::note).nullable(),
-];
+crate::declare_fields! {
+    /// The fields of a referral step.
+    specs STEP_SPECS;
+    /// A step to record: the referral moves to `status` (the status is the
+    /// step latest by `occurred_at`).
+    create CreateReferralStep, push CreateReferralStepFields;
+    fields {
+        /// The referral this step belongs to.
+        referral_id: push_required Uuid = referral_id;
+        /// The status it moves to.
+        status: required ReferralStatus = |f, v, _| code::<ReferralStatus>(f, v);
+        /// When.
+        occurred_at: required DateTime<Utc> = checks::occurred_at;
+        /// A note (a reason for a decline, an outcome).
+        #[oai(deserialize_with = "crate::http::strict::text")]
+        note: nullable String = checks::note;
+    }
+}
 
 fn referral_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejection> {
     let id = super::fields::uuid(field, value)?;
