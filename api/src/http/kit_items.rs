@@ -1,7 +1,5 @@
 //! The kit catalogue: what workers hand out, including pre-made packs.
 
-use chrono::{DateTime, Utc};
-use outpost_entity::kit_item;
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -16,57 +14,15 @@ use super::{
 };
 use crate::{
     caller::RequestMeta,
-    domain::{Permission, parse_stored},
+    domain::Permission,
     error::ApiResult,
-    service::reference::{
-        kit_items::{self, KitItemChanges, NewKitItem, PackComponent, components_of},
+    records::reference::{
+        kit_item::{KitItemView, PackComponent},
         vocab::KitCategory,
     },
+    service::reference::kit_items::{self, KitItemChanges, NewKitItem},
     state::AppState,
 };
-
-/// An item of the kit catalogue.
-#[derive(Object)]
-pub struct KitItemView {
-    /// Its id.
-    pub id: Uuid,
-    /// Its code, unique in the organisation; kit lines record it.
-    pub code: String,
-    /// Its name.
-    pub name: String,
-    /// The category reports count it under.
-    pub category: KitCategory,
-    /// How it is counted, e.g. `each` or `pack of 10`.
-    pub unit: String,
-    /// What a pre-made pack expands into; empty for an ordinary item.
-    pub components: Vec<PackComponent>,
-    /// Bumped on every change.
-    pub version: i64,
-    /// Set when archived.
-    pub archived_at: Option<DateTime<Utc>>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<kit_item::Model> for KitItemView {
-    fn from(m: kit_item::Model) -> Self {
-        Self {
-            id: m.id,
-            components: components_of(&m),
-            // Only this server writes the column, from the same enum.
-            category: parse_stored(&m.category).unwrap_or(KitCategory::Other),
-            code: m.code,
-            name: m.name,
-            unit: m.unit,
-            version: m.version,
-            archived_at: m.archived_at,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
-}
 
 /// The whole catalogue, as one page.
 #[derive(Object)]

@@ -9,9 +9,9 @@ use super::{
     devices::DeviceView,
     organisation::OrganisationView,
     security::{self, SessionToken},
-    sites::SiteView,
     users::UserView,
 };
+use crate::records::reference::site::SiteView;
 use crate::{
     caller::{Caller, UserCaller},
     error::ApiResult,

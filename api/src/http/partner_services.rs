@@ -1,7 +1,5 @@
 //! The partner service directory that rapid referrals go to.
 
-use chrono::{DateTime, Utc};
-use outpost_entity::partner_service;
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -17,57 +15,12 @@ use super::{
 };
 use crate::{
     caller::RequestMeta,
-    domain::{Permission, parse_stored},
+    domain::Permission,
     error::ApiResult,
-    service::reference::{
-        partner_services::{self, NewPartnerService, PartnerServiceChanges},
-        vocab::ServiceType,
-    },
+    records::reference::{partner_service::PartnerServiceView, vocab::ServiceType},
+    service::reference::partner_services::{self, NewPartnerService, PartnerServiceChanges},
     state::AppState,
 };
-
-/// A partner service.
-#[derive(Object)]
-pub struct PartnerServiceView {
-    /// Its id; referrals point at it.
-    pub id: Uuid,
-    /// Its name.
-    pub name: String,
-    /// What kind of service it is.
-    pub service_type: ServiceType,
-    /// How to refer: phone, secure email, form.
-    pub contact_route: Option<String>,
-    /// When it is open.
-    pub opening_hours: Option<String>,
-    /// The broad area it serves.
-    pub area: Option<String>,
-    /// Bumped on every change.
-    pub version: i64,
-    /// Set when archived.
-    pub archived_at: Option<DateTime<Utc>>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<partner_service::Model> for PartnerServiceView {
-    fn from(m: partner_service::Model) -> Self {
-        Self {
-            id: m.id,
-            // Only this server writes the column, from the same enum.
-            service_type: parse_stored(&m.service_type).unwrap_or(ServiceType::Welfare),
-            name: m.name,
-            contact_route: m.contact_route,
-            opening_hours: m.opening_hours,
-            area: m.area,
-            version: m.version,
-            archived_at: m.archived_at,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
-}
 
 /// All partner services, as one page.
 #[derive(Object)]

@@ -1,7 +1,5 @@
 //! Substances: the coded list with street names mapped onto codes.
 
-use chrono::{DateTime, Utc};
-use outpost_entity::substance;
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -16,54 +14,12 @@ use super::{
 };
 use crate::{
     caller::RequestMeta,
-    domain::{Permission, parse_stored},
+    domain::Permission,
     error::ApiResult,
-    service::reference::{
-        substances::{self, NewSubstance, SubstanceChanges, aliases_of},
-        vocab::SubstanceCategory,
-    },
+    records::reference::{substance::SubstanceView, vocab::SubstanceCategory},
+    service::reference::substances::{self, NewSubstance, SubstanceChanges},
     state::AppState,
 };
-
-/// A substance with its street names.
-#[derive(Object)]
-pub struct SubstanceView {
-    /// Its id.
-    pub id: Uuid,
-    /// Its code, unique in the organisation; records store it.
-    pub code: String,
-    /// Its name.
-    pub name: String,
-    /// Its pharmacological group.
-    pub category: SubstanceCategory,
-    /// Street names that resolve to this code, ignoring case.
-    pub aliases: Vec<String>,
-    /// Bumped on every change.
-    pub version: i64,
-    /// Set when archived.
-    pub archived_at: Option<DateTime<Utc>>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<substance::Model> for SubstanceView {
-    fn from(m: substance::Model) -> Self {
-        Self {
-            id: m.id,
-            aliases: aliases_of(&m),
-            // Only this server writes the column, from the same enum.
-            category: parse_stored(&m.category).unwrap_or(SubstanceCategory::Other),
-            code: m.code,
-            name: m.name,
-            version: m.version,
-            archived_at: m.archived_at,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
-}
 
 /// All substances, as one page.
 #[derive(Object)]

@@ -25,7 +25,7 @@ use crate::{
     state::AppState,
     sync::{
         EntityKind,
-        conflicts::{self, ConflictStatus, ConflictView, ResolutionChoice},
+        conflicts::{ConflictStatus, ConflictView, ResolutionChoice},
         mutation::MutationResult,
         pull::{self, CursorRefusal},
         push,
@@ -220,7 +220,8 @@ impl SyncApi {
         let actor = actor(&state, &auth, Permission::ReadRecords).await?;
         // The validator keeps it within 1..=200.
         let limit = limit.0.unwrap_or(50);
-        let rows = conflicts::list(&state, &actor, status.0, before.0, limit + 1).await?;
+        let rows =
+            crate::service::conflicts::list(&state, &actor, status.0, before.0, limit + 1).await?;
         let next_before = if rows.len() as u64 > limit {
             rows.get(limit as usize - 1).map(|c| c.id)
         } else {
@@ -246,7 +247,10 @@ impl SyncApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<ConflictView>> {
         let actor = actor(&state, &auth, Permission::ReadRecords).await?;
-        Ok(Json(ConflictView::for_actor(conflicts::get(&state, &actor, id.0).await?, &actor)))
+        Ok(Json(ConflictView::for_actor(
+            crate::service::conflicts::get(&state, &actor, id.0).await?,
+            &actor,
+        )))
     }
 
     /// Resolve a conflict: keep the server's values, take the device's, or
@@ -266,7 +270,9 @@ impl SyncApi {
     ) -> ApiResult<Json<ConflictView>> {
         let actor = actor(&state, &auth, Permission::WriteRecords).await?;
         let values = body.0.values.map(|v| v.into_iter().collect::<Map<String, Value>>());
-        let resolved = conflicts::resolve(&state, &actor, id.0, body.0.resolution, values).await?;
+        let resolved =
+            crate::service::conflicts::resolve(&state, &actor, id.0, body.0.resolution, values)
+                .await?;
         Ok(Json(ConflictView::for_actor(resolved, &actor)))
     }
 }

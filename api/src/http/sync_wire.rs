@@ -23,15 +23,15 @@ use poem_openapi::{
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{
-    kit_items::KitItemView, partner_services::PartnerServiceView, sites::SiteView,
-    substances::SubstanceView,
-};
 use crate::{
     records::{
         contact::{ContactView, CreateContactFields},
         incident::{CreateIncidentFields, IncidentView},
         person::{CreatePersonFields, PersonView, UpdatePerson},
+        reference::{
+            kit_item::KitItemView, partner_service::PartnerServiceView, site::SiteView,
+            substance::SubstanceView,
+        },
         referral::{
             CreateReferralFields, CreateReferralStepFields, ReferralStepView, ReferralView,
             UpdateReferral,

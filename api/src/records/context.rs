@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{domain::Role, service::reference::catalogue::Catalogue};
+use crate::{domain::Role, records::reference::catalogue::Catalogue};
 
 /// Who is writing, as the sync engine needs to know it.
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@ pub mod fields;
 pub mod incident;
 pub mod kind;
 pub mod person;
+pub mod reference;
 pub mod referral;
 pub mod rejection;
 pub mod row;

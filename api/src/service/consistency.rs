@@ -537,7 +537,7 @@ async fn mutation_log(db: &DatabaseConnection, report: &mut Report) -> Result<()
 }
 
 async fn substance_names(db: &DatabaseConnection, report: &mut Report) -> Result<(), DbErr> {
-    use crate::service::reference::substances::{aliases_of, name_key};
+    use crate::records::reference::substance::{aliases_of, name_key};
     let active =
         substance::Entity::find().filter(substance::Column::ArchivedAt.is_null()).all(db).await?;
     let mut owner: BTreeMap<(Uuid, String), HashSet<Uuid>> = BTreeMap::new();

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod audit_query;
+pub mod conflicts;
 pub mod consistency;
 pub mod demo;
 pub mod devices;
@@ -79,6 +80,22 @@ impl From<crate::secrets::HashingError> for ServiceError {
             crate::secrets::HashingError::Busy => Self::Busy,
             crate::secrets::HashingError::Failed(msg) => Self::Internal(msg),
         }
+    }
+}
+
+impl From<crate::sync::SyncError> for ServiceError {
+    fn from(err: crate::sync::SyncError) -> Self {
+        match err {
+            crate::sync::SyncError::Db(db) => Self::Db(db),
+            crate::sync::SyncError::Busy => Self::Busy,
+            crate::sync::SyncError::Internal(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+impl From<crate::sync::SyncError> for ApiError {
+    fn from(err: crate::sync::SyncError) -> Self {
+        ServiceError::from(err).into()
     }
 }
 

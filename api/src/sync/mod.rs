@@ -18,6 +18,24 @@ pub mod writer;
 
 use poem_openapi::Enum;
 
+/// Why a push or a pull failed as a whole (refusals of single mutations
+/// are answers, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    /// The batch kept losing races with other writers: safe to send again.
+    #[error("busy")]
+    Busy,
+    /// Stored data the engine cannot read (never expected).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Result of a push or a pull.
+pub type SyncResult<T> = Result<T, SyncError>;
+
 /// The kinds of record the change feed carries.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]

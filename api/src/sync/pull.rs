@@ -10,11 +10,10 @@ use outpost_entity::sync_change;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{EntityKind, cursor::Cursor, feed, render};
+use super::{EntityKind, SyncError, SyncResult, cursor::Cursor, feed, render};
 use crate::{
     domain::{parse_stored, stored_name},
     records::context::Actor,
-    service::{ServiceError, ServiceResult},
     state::AppState,
 };
 
@@ -66,7 +65,7 @@ pub async fn pull(
     actor: &Actor,
     cursor: Option<&str>,
     limit: u64,
-) -> ServiceResult<Result<PullPage, CursorRefusal>> {
+) -> SyncResult<Result<PullPage, CursorRefusal>> {
     let org = actor.organisation_id;
     let (last_seq, horizon) = feed::counter(&state.db, org).await?;
     let after = match cursor {
@@ -109,7 +108,7 @@ pub async fn pull(
     let changes = rows
         .into_iter()
         .map(|row| {
-            let entity = parse_stored(&row.entity).map_err(ServiceError::Internal)?;
+            let entity = parse_stored(&row.entity).map_err(SyncError::Internal)?;
             let record = if row.op == "upsert" {
                 records.get(&(entity, row.record_id)).cloned()
             } else {
@@ -127,7 +126,7 @@ pub async fn pull(
                 record,
             })
         })
-        .collect::<ServiceResult<Vec<_>>>()?;
+        .collect::<SyncResult<Vec<_>>>()?;
     let cursor = Cursor { organisation_id: org, seq: next, role: role_name(actor) }.encode();
     Ok(Ok(PullPage { changes, cursor, has_more }))
 }

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    EntityKind,
+    EntityKind, SyncError, SyncResult,
     apply::apply,
     mutation::{ConflictRecord, Mutation, MutationOp, MutationResult, MutationStatus},
     writer::BatchWriter,
@@ -39,7 +39,6 @@ use crate::{
         rejection::{ApplyError, Rejection, RejectionCode},
         row,
     },
-    service::{ServiceError, ServiceResult},
     state::AppState,
 };
 
@@ -59,7 +58,7 @@ pub async fn push(
     state: &AppState,
     actor: &Actor,
     mutations: Vec<Mutation>,
-) -> ServiceResult<Vec<MutationResult>> {
+) -> SyncResult<Vec<MutationResult>> {
     let mut answers: Vec<Option<MutationResult>> = vec![None; mutations.len()];
     // A mutation id repeated inside the batch is answered like a replay when
     // it repeats the same change, and refused when it names another one.
@@ -91,7 +90,7 @@ pub async fn push(
             // the batch is safe to send again.
             Err(err) if crate::db::is_lost_race(&err) => {
                 tracing::warn!(error = %err, "push kept losing races; asking the client to retry");
-                return Err(ServiceError::Busy);
+                return Err(SyncError::Busy);
             }
             Err(err) => return Err(err.into()),
         }
@@ -338,7 +337,7 @@ pub async fn write_one(
     state: &AppState,
     actor: &Actor,
     m: &Mutation,
-) -> ServiceResult<(MutationResult, DatabaseTransaction)> {
+) -> SyncResult<(MutationResult, DatabaseTransaction)> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -347,7 +346,7 @@ pub async fn write_one(
             Err(err) if attempt < ATTEMPTS && crate::db::is_lost_race(&err) => {
                 tracing::debug!(error = %err, attempt, "write lost a race; running it again");
             }
-            Err(err) if crate::db::is_lost_race(&err) => return Err(ServiceError::Busy),
+            Err(err) if crate::db::is_lost_race(&err) => return Err(SyncError::Busy),
             Err(err) => return Err(err.into()),
         }
     }

@@ -57,6 +57,6 @@ pub async fn of_kind<C: ConnectionTrait>(
                 ConflictView::for_actor(m, actor).to_json().map(|v| (id, v))
             })
             .collect()),
-        _ => crate::service::reference::records::records_json(db, org, kind, ids).await,
+        _ => crate::records::reference::render(db, org, kind, ids).await,
     })
 }

@@ -3,7 +3,7 @@
 //! put on the change feed for devices.
 
 use outpost_api::{
-    service::reference::{catalogue::Catalogue, records::records_json},
+    records::reference::{catalogue::Catalogue, render as records_json},
     sync::EntityKind,
 };
 use outpost_entity::sync_change;

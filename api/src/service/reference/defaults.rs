@@ -7,8 +7,8 @@ use outpost_entity::{kit_item, substance};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 use uuid::Uuid;
 
-use super::{
-    kit_items::PackComponent,
+use crate::records::reference::{
+    kit_item::PackComponent,
     vocab::{KitCategory, SubstanceCategory},
 };
 use crate::{
@@ -184,7 +184,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::service::reference::{code, substances::name_key};
+    use crate::{records::reference::substance::name_key, service::reference::code};
 
     #[test]
     fn defaults_are_valid_and_unambiguous() {

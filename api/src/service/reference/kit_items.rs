@@ -6,14 +6,17 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use outpost_entity::kit_item;
-use poem_openapi::Object;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::{code, code_taken, commit_change, insert_error, vocab::KitCategory};
+use super::{code, code_taken, commit_change, insert_error};
+use crate::records::reference::{
+    kit_item::{PackComponent, components_of},
+    vocab::KitCategory,
+};
 use crate::{
     caller::{Caller, RequestMeta},
     domain::stored_name,
@@ -26,15 +29,6 @@ use crate::{
 const MAX_COMPONENTS: usize = 50;
 /// The largest quantity of one component in a pack.
 const MAX_QUANTITY: i32 = 1000;
-
-/// One component of a pre-made pack.
-#[derive(Object, Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PackComponent {
-    /// The code of an ordinary (not pack) kit item.
-    pub code: String,
-    /// How many of it the pack holds (1 to 1000).
-    pub quantity: i32,
-}
 
 /// A kit item to create.
 pub struct NewKitItem {
@@ -61,12 +55,6 @@ pub struct KitItemChanges {
     pub unit: Option<String>,
     /// New components (`Some(vec![])` makes it an ordinary item).
     pub components: Option<Vec<PackComponent>>,
-}
-
-/// The components stored on a row (`[]` when unreadable, which only this
-/// server writes).
-pub fn components_of(item: &kit_item::Model) -> Vec<PackComponent> {
-    serde_json::from_str(&item.components).unwrap_or_default()
 }
 
 /// The organisation's kit items, by name; archived ones only when asked.

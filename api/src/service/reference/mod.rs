@@ -4,13 +4,10 @@
 //! same transaction, so each device gets it on its next sync. Records are
 //! archived, never deleted: field records keep pointing at them.
 
-pub mod catalogue;
 pub mod defaults;
 pub mod kit_items;
 pub mod partner_services;
-pub mod records;
 pub mod substances;
-pub mod vocab;
 
 use sea_orm::{DatabaseTransaction, DbErr};
 use uuid::Uuid;

@@ -9,7 +9,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{commit_change, vocab::ServiceType};
+use super::commit_change;
+use crate::records::reference::vocab::ServiceType;
 use crate::{
     caller::{Caller, RequestMeta},
     domain::stored_name,

@@ -13,7 +13,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{code, code_taken, commit_change, insert_error, vocab::SubstanceCategory};
+use super::{code, code_taken, commit_change, insert_error};
+use crate::records::reference::{
+    substance::{aliases_of, name_key},
+    vocab::SubstanceCategory,
+};
 use crate::{
     caller::{Caller, RequestMeta},
     domain::stored_name,
@@ -48,16 +52,6 @@ pub struct SubstanceChanges {
     pub category: Option<SubstanceCategory>,
     /// The new, whole list of street names.
     pub aliases: Option<Vec<String>>,
-}
-
-/// The street names stored on a row.
-pub fn aliases_of(substance: &substance::Model) -> Vec<String> {
-    serde_json::from_str(&substance.aliases).unwrap_or_default()
-}
-
-/// The key a name is compared by: lower case, single spaces, trimmed.
-pub fn name_key(name: &str) -> String {
-    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 /// Makes `code` and `aliases` the names `substance_id` answers to in the

@@ -8,8 +8,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use uuid::Uuid;
 
 use super::{
-    kit_items::components_of,
-    substances::{aliases_of, name_key},
+    kit_item::components_of,
+    substance::{aliases_of, name_key},
 };
 
 /// The organisation's reference data, loaded once per sync batch.
