@@ -71,7 +71,7 @@ cargo build --quiet --bin outpost
 # A copy, so a concurrent rebuild cannot swap the binary under the run; and
 # a sanity check that it is this checkout's build (a target directory shared
 # with other checkouts can hold someone else's).
-cp target/debug/outpost "$work/outpost"
+cp "${CARGO_TARGET_DIR:-target}/debug/outpost" "$work/outpost"
 "$work/outpost" admin check --help >/dev/null
 
 log "database ${db}"
