@@ -29,13 +29,36 @@
 //!    object, so each generator invents a name per use (openapi-python-client:
 //!    `MutationInFieldsType0` once the field is nullable). It becomes one
 //!    named schema, [`FIELD_VALUES`], referred to from each use.
+//! 7. A request body that refuses fields it does not have
+//!    (`#[oai(deny_unknown_fields)]`: the record kinds' bodies, [`CLOSED`])
+//!    says `additionalProperties: false`, so a client knows an extra field
+//!    is an error, not ignored. poem-openapi's `MetaSchema` cannot write
+//!    `false`; the schema gets [`closed`], a marker that `spec_json` turns
+//!    into `false`. Bodies without the attribute ignore unknown fields and
+//!    stay open; responses always stay open (clients must tolerate new
+//!    fields). tests/tests/api/closed_bodies.rs checks that the server
+//!    refuses an extra field exactly where the spec says so.
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    borrow::Cow,
+    collections::{BTreeSet, HashMap},
+};
 
 use poem::{endpoint::BoxEndpoint, http::Method};
 use poem_openapi::{
     OpenApi,
     registry::{MetaApi, MetaSchema, MetaSchemaRef, Registry},
+    types::Type,
+};
+
+use super::{
+    contacts::{CreateContact, CreateContactFields, KitLineInput, SubstanceInput},
+    incidents::{CreateIncident, CreateIncidentFields, InvolvedPartyInput},
+    persons::{CreatePerson, CreatePersonFields, RiskFlagInput, UpdatePerson},
+    referrals::{
+        CreateReferral, CreateReferralFields, CreateReferralStep, CreateReferralStepFields,
+        UpdateReferral,
+    },
 };
 
 /// Answers whose meaning for one operation differs from the shared words
@@ -59,6 +82,72 @@ const RESPONSE_WORDS: &[(&str, u16, &str)] = &[
         "`rate_limited`: too many failed attempts from this address or for this account; retry after the given number of seconds.",
     ),
 ];
+
+/// The request bodies declared `#[oai(deny_unknown_fields)]`: the record
+/// kinds' create and update bodies and what they nest. Named by their
+/// types, so a rename cannot leave a stale name here; a body missing from
+/// the list, or listed but open, fails tests/tests/api/closed_bodies.rs.
+/// (A push's mutation envelopes are closed where they are written,
+/// `sync_wire::register_mutation_in`.)
+const CLOSED: &[fn() -> Cow<'static, str>] = &[
+    <CreatePerson as Type>::name,
+    <CreatePersonFields as Type>::name,
+    <UpdatePerson as Type>::name,
+    <RiskFlagInput as Type>::name,
+    <CreateContact as Type>::name,
+    <CreateContactFields as Type>::name,
+    <KitLineInput as Type>::name,
+    <SubstanceInput as Type>::name,
+    <CreateIncident as Type>::name,
+    <CreateIncidentFields as Type>::name,
+    <InvolvedPartyInput as Type>::name,
+    <CreateReferral as Type>::name,
+    <CreateReferralFields as Type>::name,
+    <UpdateReferral as Type>::name,
+    <CreateReferralStep as Type>::name,
+    <CreateReferralStepFields as Type>::name,
+];
+
+/// The type of the [`closed`] marker; no schema has it.
+const CLOSED_MARK: &str = "(closed)";
+
+/// The `additionalProperties` of an object that refuses fields it does not
+/// have: a marker (`{"type": "(closed)"}`) that `spec_json` writes as
+/// `false` ([`write_closed`]).
+pub fn closed() -> Option<Box<MetaSchemaRef>> {
+    Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema {
+        ty: CLOSED_MARK,
+        ..MetaSchema::ANY
+    }))))
+}
+
+/// `spec`, as poem-openapi serialised it, with each [`closed`] marker
+/// written `"additionalProperties": false`.
+pub fn write_closed(spec: &str) -> String {
+    let open = "\"additionalProperties\": {";
+    let mark = format!("\"type\": \"{CLOSED_MARK}\"");
+    let mut out = String::with_capacity(spec.len());
+    let mut rest = spec;
+    while let Some(at) = rest.find(open) {
+        let after = &rest[at + open.len()..];
+        let inner = after.trim_start();
+        let closed =
+            inner.strip_prefix(&mark).map(str::trim_start).and_then(|tail| tail.strip_prefix('}'));
+        match closed {
+            Some(tail) => {
+                out.push_str(&rest[..at]);
+                out.push_str("\"additionalProperties\": false");
+                rest = tail;
+            }
+            None => {
+                out.push_str(&rest[..at + open.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
 
 /// An API whose spec is corrected for client generators; it routes exactly
 /// as the API it wraps.
@@ -108,6 +197,9 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
             }
             if returned.contains(name) {
                 mark_options_nullable(schema);
+            }
+            if CLOSED.iter().any(|closed_name| closed_name() == *name) {
+                schema.additional_properties = closed();
             }
         }
         if named_field_values {
