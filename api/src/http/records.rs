@@ -70,22 +70,27 @@ pub fn if_match_required() -> Problem {
     .with_field(IF_MATCH)
 }
 
+/// 400 `invalid_if_match`: an `If-Match` that is not one ETag as this API
+/// issues them (the operations' pattern for the header says the same).
+pub fn invalid_if_match() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_if_match",
+        "`If-Match` must be one ETag as this API issues them: the version, quoted (\"3\")"
+            .to_owned(),
+    )
+    .with_field(IF_MATCH)
+}
+
 /// The version an `If-Match` header names: `"3"` (a bare `3` is accepted);
-/// anything else is 400 `invalid_if_match`.
+/// anything else is 400 `invalid_if_match`. (The header's pattern refuses
+/// anything else before the operation runs; this reads what it lets by.)
 pub fn if_match(header: &str) -> ApiResult<i64> {
     let raw = header.trim();
     let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
     match inner.parse::<i64>() {
         Ok(v) if v >= 1 => Ok(v),
-        _ => Err(ApiError::BadRequest(Json(
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_if_match",
-                "`If-Match` must be one ETag as this API issues them: the version, quoted (\"3\")"
-                    .to_owned(),
-            )
-            .with_field(IF_MATCH),
-        ))),
+        _ => Err(ApiError::BadRequest(Json(invalid_if_match()))),
     }
 }
 
