@@ -38,6 +38,10 @@
 //!    stay open; responses always stay open (clients must tolerate new
 //!    fields). tests/tests/api/closed_bodies.rs checks that the server
 //!    refuses an extra field exactly where the spec says so.
+//! 8. No string a request carries may hold NUL (`http::input`, one rule
+//!    for every field): each string of a request (a parameter or a body
+//!    field) without a format, an enumeration or a pattern of its own says
+//!    so with the pattern [`NO_NUL`].
 
 use std::{
     borrow::Cow,
@@ -54,6 +58,7 @@ use poem_openapi::{
 use super::{
     contacts::{CreateContact, CreateContactFields, KitLineInput, SubstanceInput},
     incidents::{CreateIncident, CreateIncidentFields, InvolvedPartyInput},
+    input::NO_NUL,
     persons::{CreatePerson, CreatePersonFields, RiskFlagInput, UpdatePerson},
     referrals::{
         CreateReferral, CreateReferralFields, CreateReferralStep, CreateReferralStepFields,
@@ -162,6 +167,9 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
         {
             for param in &mut operation.params {
                 tidy(&mut param.schema);
+                if let MetaSchemaRef::Inline(inline) = &mut param.schema {
+                    forbid_nul(inline);
+                }
             }
             for content in operation.request.iter_mut().flat_map(|r| r.content.iter_mut()) {
                 tidy(&mut content.schema);
@@ -185,7 +193,9 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
 
     fn register(registry: &mut Registry) {
         T::register(registry);
-        let returned = returned_schemas(registry, &T::meta());
+        let apis = T::meta();
+        let returned = returned_schemas(registry, &apis);
+        let requested = requested_schemas(registry, &apis);
         let mut named_field_values = false;
         for (name, schema) in &mut registry.schemas {
             for (_, property) in &mut schema.properties {
@@ -200,6 +210,9 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
             }
             if CLOSED.iter().any(|closed_name| closed_name() == *name) {
                 schema.additional_properties = closed();
+            }
+            if requested.contains(name) {
+                forbid_nul(schema);
             }
         }
         if named_field_values {
@@ -302,6 +315,31 @@ fn mark_options_nullable(schema: &mut MetaSchema) {
     }
 }
 
+/// Rule 8 on a schema and everything inline in it.
+fn forbid_nul(schema: &mut MetaSchema) {
+    if schema.ty == "string"
+        && schema.format.is_none()
+        && schema.enum_items.is_empty()
+        && schema.pattern.is_none()
+    {
+        schema.pattern = Some(NO_NUL.to_owned());
+    }
+    let nested = schema
+        .properties
+        .iter_mut()
+        .map(|(_, p)| p)
+        .chain(schema.items.as_deref_mut())
+        .chain(schema.additional_properties.as_deref_mut())
+        .chain(&mut schema.all_of)
+        .chain(&mut schema.any_of)
+        .chain(&mut schema.one_of);
+    for inner in nested {
+        if let MetaSchemaRef::Inline(inline) = inner {
+            forbid_nul(inline);
+        }
+    }
+}
+
 /// The named schemas a response body can contain, directly or nested.
 fn returned_schemas(registry: &Registry, apis: &[MetaApi]) -> BTreeSet<String> {
     let mut pending = Vec::new();
@@ -315,6 +353,26 @@ fn returned_schemas(registry: &Registry, apis: &[MetaApi]) -> BTreeSet<String> {
             references(&content.schema, &mut pending);
         }
     }
+    reachable(registry, pending)
+}
+
+/// The named schemas a request (its parameters and body) can contain,
+/// directly or nested.
+fn requested_schemas(registry: &Registry, apis: &[MetaApi]) -> BTreeSet<String> {
+    let mut pending = Vec::new();
+    for operation in apis.iter().flat_map(|a| &a.paths).flat_map(|p| &p.operations) {
+        for param in &operation.params {
+            references(&param.schema, &mut pending);
+        }
+        for content in operation.request.iter().flat_map(|r| &r.content) {
+            references(&content.schema, &mut pending);
+        }
+    }
+    reachable(registry, pending)
+}
+
+/// `pending` and the named schemas they contain, directly or nested.
+fn reachable(registry: &Registry, mut pending: Vec<String>) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     while let Some(name) = pending.pop() {
         if !seen.contains(&name) {

@@ -151,7 +151,7 @@ impl World {
         );
         match self.expected(caller, cursor) {
             Expected::Invalid => problem(&answer, 422, "invalid_cursor", &shown),
-            Expected::Nul => problem(&answer, 400, "invalid_text", &shown),
+            Expected::Nul => problem(&answer, 422, "invalid_text", &shown),
             Expected::Gone(codes) => {
                 let code = answer.body["code"].as_str().unwrap_or("");
                 let code = if codes.contains(&code) { code } else { codes[0] };
@@ -183,7 +183,7 @@ impl World {
 #[derive(Debug)]
 enum Expected {
     Invalid,
-    /// A NUL anywhere in a parameter: 400 `invalid_text`.
+    /// A NUL anywhere in a parameter: 422 `invalid_text`.
     Nul,
     Gone(&'static [&'static str]),
     Page,
