@@ -5,6 +5,7 @@ mod api {
     mod api_keys;
     mod audit;
     mod auth;
+    mod closed_bodies;
     mod conformance;
     mod consistency;
     mod cursor_fuzz;

@@ -29,13 +29,41 @@
 //!    object, so each generator invents a name per use (openapi-python-client:
 //!    `MutationInFieldsType0` once the field is nullable). It becomes one
 //!    named schema, [`FIELD_VALUES`], referred to from each use.
+//! 7. A request body that refuses fields it does not have
+//!    (`#[oai(deny_unknown_fields)]`: the record kinds' bodies, [`CLOSED`])
+//!    says `additionalProperties: false`, so a client knows an extra field
+//!    is an error, not ignored. poem-openapi's `MetaSchema` cannot write
+//!    `false`; the schema gets [`closed`], a marker that `spec_json` turns
+//!    into `false`. Bodies without the attribute ignore unknown fields and
+//!    stay open; responses always stay open (clients must tolerate new
+//!    fields). tests/tests/api/closed_bodies.rs checks that the server
+//!    refuses an extra field exactly where the spec says so.
+//! 8. No string a request carries may hold NUL (`http::input`, one rule
+//!    for every field): each string of a request (a parameter or a body
+//!    field) without a format, an enumeration or a pattern of its own says
+//!    so with the pattern [`NO_NUL`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    borrow::Cow,
+    collections::{BTreeSet, HashMap},
+};
 
 use poem::{endpoint::BoxEndpoint, http::Method};
 use poem_openapi::{
     OpenApi,
     registry::{MetaApi, MetaSchema, MetaSchemaRef, Registry},
+    types::Type,
+};
+
+use super::input::NO_NUL;
+use crate::records::{
+    contact::{CreateContact, CreateContactFields, KitLineInput, SubstanceInput},
+    incident::{CreateIncident, CreateIncidentFields, InvolvedPartyInput},
+    person::{CreatePerson, CreatePersonFields, RiskFlagInput, UpdatePerson},
+    referral::{
+        CreateReferral, CreateReferralFields, CreateReferralStep, CreateReferralStepFields,
+        UpdateReferral,
+    },
 };
 
 /// Answers whose meaning for one operation differs from the shared words
@@ -60,6 +88,72 @@ const RESPONSE_WORDS: &[(&str, u16, &str)] = &[
     ),
 ];
 
+/// The request bodies declared `#[oai(deny_unknown_fields)]`: the record
+/// kinds' create and update bodies and what they nest. Named by their
+/// types, so a rename cannot leave a stale name here; a body missing from
+/// the list, or listed but open, fails tests/tests/api/closed_bodies.rs.
+/// (A push's mutation envelopes are closed where they are written,
+/// `sync_wire::register_mutation_in`.)
+const CLOSED: &[fn() -> Cow<'static, str>] = &[
+    <CreatePerson as Type>::name,
+    <CreatePersonFields as Type>::name,
+    <UpdatePerson as Type>::name,
+    <RiskFlagInput as Type>::name,
+    <CreateContact as Type>::name,
+    <CreateContactFields as Type>::name,
+    <KitLineInput as Type>::name,
+    <SubstanceInput as Type>::name,
+    <CreateIncident as Type>::name,
+    <CreateIncidentFields as Type>::name,
+    <InvolvedPartyInput as Type>::name,
+    <CreateReferral as Type>::name,
+    <CreateReferralFields as Type>::name,
+    <UpdateReferral as Type>::name,
+    <CreateReferralStep as Type>::name,
+    <CreateReferralStepFields as Type>::name,
+];
+
+/// The type of the [`closed`] marker; no schema has it.
+const CLOSED_MARK: &str = "(closed)";
+
+/// The `additionalProperties` of an object that refuses fields it does not
+/// have: a marker (`{"type": "(closed)"}`) that `spec_json` writes as
+/// `false` ([`write_closed`]).
+pub fn closed() -> Option<Box<MetaSchemaRef>> {
+    Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema {
+        ty: CLOSED_MARK,
+        ..MetaSchema::ANY
+    }))))
+}
+
+/// `spec`, as poem-openapi serialised it, with each [`closed`] marker
+/// written `"additionalProperties": false`.
+pub fn write_closed(spec: &str) -> String {
+    let open = "\"additionalProperties\": {";
+    let mark = format!("\"type\": \"{CLOSED_MARK}\"");
+    let mut out = String::with_capacity(spec.len());
+    let mut rest = spec;
+    while let Some(at) = rest.find(open) {
+        let after = &rest[at + open.len()..];
+        let inner = after.trim_start();
+        let closed =
+            inner.strip_prefix(&mark).map(str::trim_start).and_then(|tail| tail.strip_prefix('}'));
+        match closed {
+            Some(tail) => {
+                out.push_str(&rest[..at]);
+                out.push_str("\"additionalProperties\": false");
+                rest = tail;
+            }
+            None => {
+                out.push_str(&rest[..at + open.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// An API whose spec is corrected for client generators; it routes exactly
 /// as the API it wraps.
 #[derive(Default)]
@@ -73,6 +167,9 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
         {
             for param in &mut operation.params {
                 tidy(&mut param.schema);
+                if let MetaSchemaRef::Inline(inline) = &mut param.schema {
+                    forbid_nul(inline);
+                }
             }
             for content in operation.request.iter_mut().flat_map(|r| r.content.iter_mut()) {
                 tidy(&mut content.schema);
@@ -96,7 +193,9 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
 
     fn register(registry: &mut Registry) {
         T::register(registry);
-        let returned = returned_schemas(registry, &T::meta());
+        let apis = T::meta();
+        let returned = returned_schemas(registry, &apis);
+        let requested = requested_schemas(registry, &apis);
         let mut named_field_values = false;
         for (name, schema) in &mut registry.schemas {
             for (_, property) in &mut schema.properties {
@@ -108,6 +207,12 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
             }
             if returned.contains(name) {
                 mark_options_nullable(schema);
+            }
+            if CLOSED.iter().any(|closed_name| closed_name() == *name) {
+                schema.additional_properties = closed();
+            }
+            if requested.contains(name) {
+                forbid_nul(schema);
             }
         }
         if named_field_values {
@@ -210,6 +315,31 @@ fn mark_options_nullable(schema: &mut MetaSchema) {
     }
 }
 
+/// Rule 8 on a schema and everything inline in it.
+fn forbid_nul(schema: &mut MetaSchema) {
+    if schema.ty == "string"
+        && schema.format.is_none()
+        && schema.enum_items.is_empty()
+        && schema.pattern.is_none()
+    {
+        schema.pattern = Some(NO_NUL.to_owned());
+    }
+    let nested = schema
+        .properties
+        .iter_mut()
+        .map(|(_, p)| p)
+        .chain(schema.items.as_deref_mut())
+        .chain(schema.additional_properties.as_deref_mut())
+        .chain(&mut schema.all_of)
+        .chain(&mut schema.any_of)
+        .chain(&mut schema.one_of);
+    for inner in nested {
+        if let MetaSchemaRef::Inline(inline) = inner {
+            forbid_nul(inline);
+        }
+    }
+}
+
 /// The named schemas a response body can contain, directly or nested.
 fn returned_schemas(registry: &Registry, apis: &[MetaApi]) -> BTreeSet<String> {
     let mut pending = Vec::new();
@@ -223,6 +353,26 @@ fn returned_schemas(registry: &Registry, apis: &[MetaApi]) -> BTreeSet<String> {
             references(&content.schema, &mut pending);
         }
     }
+    reachable(registry, pending)
+}
+
+/// The named schemas a request (its parameters and body) can contain,
+/// directly or nested.
+fn requested_schemas(registry: &Registry, apis: &[MetaApi]) -> BTreeSet<String> {
+    let mut pending = Vec::new();
+    for operation in apis.iter().flat_map(|a| &a.paths).flat_map(|p| &p.operations) {
+        for param in &operation.params {
+            references(&param.schema, &mut pending);
+        }
+        for content in operation.request.iter().flat_map(|r| &r.content) {
+            references(&content.schema, &mut pending);
+        }
+    }
+    reachable(registry, pending)
+}
+
+/// `pending` and the named schemas they contain, directly or nested.
+fn reachable(registry: &Registry, mut pending: Vec<String>) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     while let Some(name) = pending.pop() {
         if !seen.contains(&name) {

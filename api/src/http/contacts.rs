@@ -101,8 +101,8 @@ impl ContactsApi {
         let filter = ContactFilter {
             site_id: site_id.0,
             person_id: person_id.0,
-            occurred_from: records::time_filter("occurred_from", occurred_from.0)?,
-            occurred_to: records::time_filter("occurred_to", occurred_to.0)?,
+            occurred_from: records::time_filter(occurred_from.0),
+            occurred_to: records::time_filter(occurred_to.0),
         };
         let page = service::list_contacts(&state.db, &actor, filter, after.0, limit).await?;
         Ok(Json(ContactPage { items: page.items, next_after: page.next_after }))

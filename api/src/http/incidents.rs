@@ -96,8 +96,8 @@ impl IncidentsApi {
         let limit = records::page_limit(limit.0);
         let filter = IncidentFilter {
             site_id: site_id.0,
-            occurred_from: records::time_filter("occurred_from", occurred_from.0)?,
-            occurred_to: records::time_filter("occurred_to", occurred_to.0)?,
+            occurred_from: records::time_filter(occurred_from.0),
+            occurred_to: records::time_filter(occurred_to.0),
         };
         let page = service::list_incidents(&state.db, &actor, filter, after.0, limit).await?;
         Ok(Json(IncidentPage { items: page.items, next_after: page.next_after }))

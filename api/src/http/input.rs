@@ -5,8 +5,9 @@
 //! - No NUL character anywhere: in the path, a query parameter or a JSON
 //!   string (key or value). Postgres cannot store NUL in text, and no
 //!   field has a use for it; one rule here instead of one per field (a NUL
-//!   in the login email once reached the database and answered 500).
-//!   Headers cannot carry one: the HTTP parser refuses them.
+//!   in the login email once reached the database and answered 500): 422
+//!   `invalid_text`, naming where. Headers cannot carry one: the HTTP
+//!   parser refuses them.
 //! - A body is JSON sent as `application/json` (with or without a
 //!   charset), the one media type the spec declares; a JSON Patch or other
 //!   `+json` type is refused with 415 rather than read as something it is
@@ -17,15 +18,21 @@ use serde_json::Value;
 
 use crate::error::Problem;
 
-/// The problem for a NUL found at `field`.
+/// The problem for a NUL found at `field`: 422, as for any value the
+/// server cannot take (the spec's strings say so with [`NO_NUL`], but a
+/// key of an object or a free-form value has no schema to say it in).
 fn nul_at(field: &str) -> Problem {
     Problem::new(
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_text",
         format!("`{field}` contains a NUL character (\\u0000), which no field accepts"),
     )
     .with_field(field)
 }
+
+/// The pattern of a string without NUL, which the spec gives every string
+/// a request carries (`client_ready`, rule 8).
+pub const NO_NUL: &str = "^[^\\x00]*$";
 
 /// The longest path and query string accepted. Ids and cursors are short;
 /// a longer URI is a mistake or an attack. (Past 64 KiB the HTTP parser

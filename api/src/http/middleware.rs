@@ -133,7 +133,13 @@ fn method_label(method: &Method) -> &'static str {
 /// A body or parameter the framework could not parse, as a problem naming
 /// the field (and the allowed values of an enumeration): the framework's
 /// own message names a type, not a field (`http::locate`).
-fn parse_failure(err: &poem::Error, method: &str, path: &str, body: &[u8]) -> Option<Problem> {
+fn parse_failure(
+    err: &poem::Error,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    if_match_sent: bool,
+) -> Option<Problem> {
     use poem_openapi::error::{ParseParamError, ParseRequestPayloadError};
     let spec = super::spec_value();
     if err.is::<ParseRequestPayloadError>() {
@@ -152,8 +158,12 @@ fn parse_failure(err: &poem::Error, method: &str, path: &str, body: &[u8]) -> Op
     }
     let param = err.downcast_ref::<ParseParamError>()?;
     if param.name == super::records::IF_MATCH {
-        // Any text parses as the header: it can only be missing.
-        return Some(super::records::if_match_required());
+        // Missing, or not an ETag as the header's pattern has it.
+        return Some(if if_match_sent {
+            super::records::invalid_if_match()
+        } else {
+            super::records::if_match_required()
+        });
     }
     let detail = match super::locate::parameter_values(spec, method, path, param.name) {
         Some(values) => format!("`{}` must be one of: {values}", param.name),
@@ -216,9 +226,10 @@ impl<E: Endpoint> ObserveEndpoint<E> {
                 Err(err) => return problem_from_poem_error(err.into()),
             }
         }
+        let if_match_sent = req.headers().contains_key(poem::http::header::IF_MATCH);
         match self.inner.call(req).await {
             Ok(output) => output.into_response(),
-            Err(err) => match parse_failure(&err, method.as_str(), path, &sent) {
+            Err(err) => match parse_failure(&err, method.as_str(), path, &sent, if_match_sent) {
                 Some(problem) => problem_response(problem),
                 None => problem_from_poem_error(err),
             },

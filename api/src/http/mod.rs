@@ -132,7 +132,7 @@ pub fn api_service() -> OpenApiService<client_ready::ClientReady<OutpostApi>, ()
 
 /// The spec as committed under `openapi/openapi.json`.
 pub fn spec_json() -> String {
-    let spec = api_service().spec();
+    let spec = client_ready::write_closed(&api_service().spec());
     let mut spec = tags_in_newcomer_order(&spec).unwrap_or(spec);
     spec.push('\n');
     spec

@@ -70,43 +70,37 @@ pub fn if_match_required() -> Problem {
     .with_field(IF_MATCH)
 }
 
+/// 400 `invalid_if_match`: an `If-Match` that is not one ETag as this API
+/// issues them (the operations' pattern for the header says the same).
+pub fn invalid_if_match() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_if_match",
+        "`If-Match` must be one ETag as this API issues them: the version, quoted (\"3\")"
+            .to_owned(),
+    )
+    .with_field(IF_MATCH)
+}
+
 /// The version an `If-Match` header names: `"3"` (a bare `3` is accepted);
-/// anything else is 400 `invalid_if_match`.
+/// anything else is 400 `invalid_if_match`. (The header's pattern refuses
+/// anything else before the operation runs; this reads what it lets by.)
 pub fn if_match(header: &str) -> ApiResult<i64> {
     let raw = header.trim();
     let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
     match inner.parse::<i64>() {
         Ok(v) if v >= 1 => Ok(v),
-        _ => Err(ApiError::BadRequest(Json(
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_if_match",
-                "`If-Match` must be one ETag as this API issues them: the version, quoted (\"3\")"
-                    .to_owned(),
-            )
-            .with_field(IF_MATCH),
-        ))),
+        _ => Err(ApiError::BadRequest(Json(invalid_if_match()))),
     }
 }
 
-/// A time filter from the query string, within the years a record can
-/// hold (`records::fields::YEARS`): year 0 or -5000 is a mistake, and one
-/// the database cannot compare with.
+/// A time filter from the query string, moved into the years a record can
+/// hold (`records::fields::within_years`): `occurred_from` in year -5000
+/// lists from the first record, as it says, rather than failing.
 pub fn time_filter(
-    name: &str,
     at: Option<chrono::DateTime<chrono::Utc>>,
-) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
-    match at {
-        Some(t) if !crate::records::fields::in_years(&t) => Err(ApiError::BadRequest(Json(
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_parameter",
-                format!("`{name}` must be a time between 1900 and 2200"),
-            )
-            .with_field(name),
-        ))),
-        other => Ok(other),
-    }
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    at.map(crate::records::fields::within_years)
 }
 
 /// A page size: 1 to 200 (the operation's validator refuses others

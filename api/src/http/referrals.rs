@@ -167,9 +167,14 @@ impl ReferralsApi {
         auth: Credentials,
         /// The referral.
         id: Path<Uuid>,
-        /// Required: the `ETag` the change was made from, e.g. `"3"`. Without
-        /// it the answer is 400 `if_match_required`.
-        #[oai(name = "If-Match")]
+        /// Required: the `ETag` the change was made from, the version quoted
+        /// (`"3"`; a bare `3` is taken too). Without it the answer is 400
+        /// `if_match_required`; any other value (`*`, a weak or a list of
+        /// tags) is 400 `invalid_if_match`.
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^("[1-9][0-9]{0,17}"|[1-9][0-9]{0,17})$"#)
+        )]
         if_match: Header<String>,
         body: Json<UpdateReferral>,
     ) -> ApiResult<ReferralFound> {

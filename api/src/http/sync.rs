@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use poem::web::Data;
+use poem::{http::StatusCode, web::Data};
 use poem_openapi::{
     Enum, Object, OpenApi,
     param::{Path, Query},
@@ -19,7 +19,7 @@ use super::{
 use crate::{
     caller::RequestMeta,
     domain::Permission,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, Problem},
     records::context::Actor,
     service::audit::{self, AuditEntry},
     state::AppState,
@@ -140,14 +140,17 @@ impl SyncApi {
 
     /// Pull the changes in your scope after `cursor` (from the start without
     /// one). A 410 means the cursor can no longer be served: discard local
-    /// data and pull from the start.
+    /// data and pull from the start. A cursor this server did not issue to
+    /// your organisation is 422 `invalid_cursor`.
     #[oai(path = "/v1/sync/pull", method = "get", operation_id = "sync_pull")]
     async fn pull(
         &self,
         state: Data<&AppState>,
         meta: Data<&RequestMeta>,
         auth: Credentials,
-        /// The cursor of the previous pull.
+        /// The cursor of the previous pull, as it was given (opaque; at most
+        /// 512 characters).
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
         /// Changes per page, 1 to 1000 (default 500).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
@@ -161,9 +164,15 @@ impl SyncApi {
         let page = match pull::pull(&state, &actor, cursor.0.as_deref(), limit).await? {
             Ok(page) => page,
             Err(CursorRefusal::Invalid) => {
-                return Err(ApiError::bad_request(
-                    "invalid_cursor",
-                    "not a cursor this server issued to your organisation",
+                // Well-formed (any text of the right length is) but not
+                // one of ours: a value the server cannot take, so 422.
+                return Err(ApiError::from_problem(
+                    Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_cursor",
+                        "not a cursor this server issued to your organisation".to_owned(),
+                    )
+                    .with_field("cursor"),
                 ));
             }
             Err(CursorRefusal::Gone(code, detail)) => return Err(ApiError::gone(code, detail)),

@@ -391,6 +391,8 @@ fn register_mutation_in(registry: &mut Registry) {
                     })),
                 ),
             ],
+            // `parse_from_json` refuses a field not in `ENVELOPE`.
+            additional_properties: super::client_ready::closed(),
             ..MetaSchema::new("object")
         };
         registry.schemas.insert(kind.member.to_owned(), member);

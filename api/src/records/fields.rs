@@ -228,10 +228,25 @@ pub fn timestamp(field: &str, value: &Value) -> Result<DateTime<Utc>, Rejection>
     Ok(at)
 }
 
-/// Whether a time falls in `YEARS` (for the times that reach the server
-/// outside a record: list filters, an API key's expiry).
+/// Whether a time falls in `YEARS` (for an API key's expiry, which
+/// reaches the server outside a record).
 pub fn in_years(at: &DateTime<Utc>) -> bool {
     YEARS.contains(&at.year())
+}
+
+/// `at` moved into `YEARS`: no earlier than the first instant of the first
+/// year, no later than the first instant after the last. No record holds a
+/// time outside them, so a list filter moved there selects exactly what it
+/// did, and the database never compares a year such as -5000 (Postgres
+/// cannot).
+pub fn within_years(at: DateTime<Utc>) -> DateTime<Utc> {
+    let start_of = |year: i32| {
+        NaiveDate::from_ymd_opt(year, 1, 1)
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .expect("1 January of a year in range")
+            .and_utc()
+    };
+    at.clamp(start_of(*YEARS.start()), start_of(*YEARS.end() + 1))
 }
 
 /// Whether `id` is a UUID v7, as the ids of new records must be: they are

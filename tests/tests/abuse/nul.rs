@@ -1,6 +1,7 @@
 //! NUL bytes in every string input the spec declares. Postgres refuses NUL
-//! in text, and a lookup or insert that carries one must be answered as a
-//! bad request, never as a 500.
+//! in text, and a lookup or insert that carries one must be refused (422
+//! `invalid_text`, or 400 where it makes the request malformed), never
+//! answered with a 500.
 //!
 //! The spec is read from the running server; for each operation, one
 //! request per input with `x\0y` in it: path and query parameters
@@ -301,19 +302,23 @@ async fn send(app: &TestApp, token: &str, case: &Case) -> Answer {
 }
 
 /// Every operation of the spec, every string input, as the admin; plus the
-/// login email, which must be a 400.
+/// login email, which must be a 422.
 #[tokio::test]
-async fn a_nul_byte_in_any_input_is_a_bad_request_never_a_500() {
+async fn a_nul_byte_in_any_input_is_refused_never_a_500() {
     let app = spawn_app().await;
     app.load_demo().await;
     let admin = app.login(ADMIN).await;
 
-    // Explicit: a NUL in the login email is a 400, signed in or not.
+    // Explicit: a NUL in the login email is a 422 `invalid_text`, signed in
+    // or not.
     let login = json!({ "email": "admin\u{0}@demo.outpost.test", "password": "x" });
     let answer =
         app.call(Method::POST, "/v1/auth/login", outpost_tests::Auth::None, Some(login)).await;
     let mut failures = Vec::new();
-    if answer.status != 400 || answer.content_type() != "application/problem+json" {
+    if answer.status != 422
+        || answer.body["code"] != "invalid_text"
+        || answer.content_type() != "application/problem+json"
+    {
         failures.push(format!("login with a NUL in the email: {} {}", answer.status, answer.text));
     }
 

@@ -84,9 +84,14 @@ async fn a_person_is_created_read_with_an_etag_and_edited_with_if_match() {
     patch_if_match(&app, &path, &worker, None, json!({ "alias": "X" }))
         .await
         .assert_problem(400, "if_match_required");
-    patch_if_match(&app, &path, &worker, Some("W/\"abc\""), json!({ "alias": "X" }))
-        .await
-        .assert_problem(400, "invalid_if_match");
+    for malformed in ["W/\"abc\"", "*", "\"0\"", "\"2\", \"3\""] {
+        patch_if_match(&app, &path, &worker, Some(malformed), json!({ "alias": "X" }))
+            .await
+            .assert_problem(400, "invalid_if_match");
+    }
+    // A bare version is taken as the quoted one.
+    let bare = patch_if_match(&app, &path, &worker, Some("3"), json!({ "alias": "Bare" })).await;
+    assert_eq!(bare.ok()["alias"], "Bare", "{}", bare.text);
 }
 
 #[tokio::test]

@@ -91,3 +91,58 @@ async fn login_answers_are_described_as_login_means_them() {
     let me = &spec["paths"]["/v1/me"]["get"]["responses"]["401"]["description"];
     assert!(!me.as_str().unwrap().contains("password"), "{me}");
 }
+
+/// No string a request carries may hold NUL (the server's input rule, 422
+/// `invalid_text`), and the spec says so: every string of a request (a
+/// parameter, or a body field however deep) without a format or an
+/// enumeration has a pattern, the one refusing NUL unless it has its own.
+#[test]
+fn every_string_a_request_carries_has_a_pattern_refusing_nul() {
+    fn strings(spec: &Value, schema: &Value, seen: &mut Vec<String>, found: &mut Vec<Value>) {
+        if let Some(reference) = schema["$ref"].as_str() {
+            let name = reference.trim_start_matches("#/components/schemas/").to_owned();
+            if !seen.contains(&name) {
+                seen.push(name.clone());
+                strings(spec, &spec["components"]["schemas"][&name], seen, found);
+            }
+            return;
+        }
+        if schema["type"] == "string" {
+            found.push(schema.clone());
+        }
+        for (_, property) in schema["properties"].as_object().into_iter().flatten() {
+            strings(spec, property, seen, found);
+        }
+        for key in ["items", "additionalProperties"] {
+            if schema[key].is_object() {
+                strings(spec, &schema[key], seen, found);
+            }
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            for inner in schema[key].as_array().into_iter().flatten() {
+                strings(spec, inner, seen, found);
+            }
+        }
+    }
+    let spec: Value = serde_json::from_str(&outpost_api::http::spec_json()).unwrap();
+    let (mut seen, mut found) = (Vec::new(), Vec::new());
+    for operations in spec["paths"].as_object().unwrap().values() {
+        for operation in operations.as_object().unwrap().values() {
+            for param in operation["parameters"].as_array().into_iter().flatten() {
+                strings(&spec, &param["schema"], &mut seen, &mut found);
+            }
+            for content in operation["requestBody"]["content"].as_object().into_iter().flatten() {
+                strings(&spec, &content.1["schema"], &mut seen, &mut found);
+            }
+        }
+    }
+    let free: Vec<&Value> =
+        found.iter().filter(|s| s.get("format").is_none() && s.get("enum").is_none()).collect();
+    assert!(free.len() > 40, "only {} free strings", free.len());
+    for string in free {
+        let pattern = string["pattern"].as_str().unwrap_or_else(|| panic!("no pattern: {string}"));
+        // `If-Match` has its own: digits and quotes only.
+        let own = pattern.starts_with("^(\"[1-9][0-9]");
+        assert!(pattern == outpost_api::http::input::NO_NUL || own, "{string}");
+    }
+}

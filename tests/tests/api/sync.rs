@@ -225,10 +225,10 @@ async fn a_cursor_from_elsewhere_is_refused_and_an_expired_one_is_gone() {
     let other = app.other_organisation("elsewhere").await;
     app.get(&format!("/v1/sync/pull?cursor={cursor}"), &other)
         .await
-        .assert_problem(400, "invalid_cursor");
+        .assert_problem(422, "invalid_cursor");
     app.get("/v1/sync/pull?cursor=bm9wZQ", &phone.token)
         .await
-        .assert_problem(400, "invalid_cursor");
+        .assert_problem(422, "invalid_cursor");
 
     // Tombstones older than the horizon are purged; a device that slept
     // past it must re-sync rather than silently miss deletions.
