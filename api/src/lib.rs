@@ -21,3 +21,4 @@ pub mod session;
 pub mod state;
 pub mod sync;
 pub mod telemetry;
+pub mod text;

@@ -6,6 +6,8 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
+use crate::text::Text;
+
 use super::{
     ApiTags,
     security::{self, SessionToken},
@@ -68,8 +70,7 @@ pub struct ApiKeyList {
 #[derive(Object)]
 pub struct CreateApiKey {
     /// What it is for.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub name: String,
+    pub name: Text<200>,
     /// What it may do (at least one scope).
     pub scopes: Vec<ApiKeyScope>,
     /// When it stops working, if ever.
@@ -133,7 +134,7 @@ impl ApiKeysApi {
             &state,
             &caller,
             &meta,
-            NewApiKey { name: b.name, scopes: b.scopes, expires_at: b.expires_at },
+            NewApiKey { name: b.name.into(), scopes: b.scopes, expires_at: b.expires_at },
         )
         .await?;
         Ok(ApiKeyCreated::Created(Json(CreatedApiKeyView { api_key: key.into(), key: secret })))

@@ -5,6 +5,8 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use uuid::Uuid;
 
+use crate::text::{Password, Text};
+
 use super::{
     ApiTags,
     devices::DeviceView,
@@ -28,22 +30,20 @@ pub struct LoginDevice {
     /// The device's own id: a UUID (v7) generated once on the device.
     pub id: Uuid,
     /// A name people recognise, e.g. "Outreach phone 3".
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub name: String,
+    pub name: Text<200>,
     /// The platform, e.g. `android` or `ios`.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub platform: Option<String>,
+    #[oai(nullable)]
+    pub platform: Option<Text<64>>,
 }
 
 /// Credentials for `POST /v1/auth/login`.
 #[derive(Object)]
 pub struct LoginRequest {
     /// The account's email.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub email: String,
+    pub email: Text<254>,
     /// The account's password.
-    #[oai(deserialize_with = "crate::http::strict::text", write_only)]
-    pub password: String,
+    #[oai(write_only)]
+    pub password: Password,
     /// The device signing in, if it is a phone or tablet.
     #[oai(nullable)]
     pub device: Option<LoginDevice>,
@@ -93,18 +93,18 @@ impl AuthApi {
         let body = body.0;
         let registration = body.device.map(|d| DeviceRegistration {
             id: d.id,
-            name: d.name,
-            platform: d.platform,
+            name: d.name.into(),
+            platform: d.platform.map(Into::into),
         });
-        let outcome = login::login(&state, &meta, &body.email, body.password, registration)
+        let outcome = login::login(&state, &meta, &body.email, body.password.into(), registration)
             .await
             .map_err(|err| match err {
-            LoginError::RateLimited(retry_after) => ApiError::rate_limited(retry_after),
-            LoginError::InvalidCredentials => {
-                ApiError::unauthorized("invalid_credentials", "wrong email or password")
-            }
-            LoginError::Service(err) => err.into(),
-        })?;
+                LoginError::RateLimited(retry_after) => ApiError::rate_limited(retry_after),
+                LoginError::InvalidCredentials => {
+                    ApiError::unauthorized("invalid_credentials", "wrong email or password")
+                }
+                LoginError::Service(err) => err.into(),
+            })?;
         let me = me_view(&state, &outcome.caller, outcome.user).await?;
         Ok(Json(LoginResponse {
             token: outcome.token,

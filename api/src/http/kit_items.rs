@@ -8,6 +8,8 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
+use crate::text::Text;
+
 use super::{
     ApiTags,
     security::{self, Credentials},
@@ -36,16 +38,13 @@ pub struct KitItemList {
 pub struct CreateKitItem {
     /// Its code: a-z, 0-9 and `_`, starting with a letter; at most 48
     /// characters; it cannot change later.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub code: String,
+    pub code: Text<48>,
     /// Its name.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub name: String,
+    pub name: Text<200>,
     /// The category reports count it under.
     pub category: KitCategory,
     /// How it is counted, e.g. `each` or `pack of 10`.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub unit: String,
+    pub unit: Text<48>,
     /// For a pre-made pack, the active ordinary items it expands into.
     #[oai(default)]
     pub components: Vec<PackComponent>,
@@ -56,14 +55,14 @@ pub struct CreateKitItem {
 #[derive(Object)]
 pub struct UpdateKitItem {
     /// A new name.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub name: Option<String>,
+    #[oai(nullable)]
+    pub name: Option<Text<200>>,
     /// A new category.
     #[oai(nullable)]
     pub category: Option<KitCategory>,
     /// A new unit.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub unit: Option<String>,
+    #[oai(nullable)]
+    pub unit: Option<Text<48>>,
     /// The new, whole list of components (`[]` makes it an ordinary item).
     #[oai(nullable)]
     pub components: Option<Vec<PackComponent>>,
@@ -116,10 +115,10 @@ impl KitItemsApi {
         caller.require(Permission::ManageReferenceData)?;
         let body = body.0;
         let new = NewKitItem {
-            code: body.code,
-            name: body.name,
+            code: body.code.into(),
+            name: body.name.into(),
             category: body.category,
-            unit: body.unit,
+            unit: body.unit.into(),
             components: body.components,
         };
         let item = kit_items::create(&state, &caller, &meta, new).await?;
@@ -153,9 +152,9 @@ impl KitItemsApi {
         caller.require(Permission::ManageReferenceData)?;
         let body = body.0;
         let changes = KitItemChanges {
-            name: body.name,
+            name: body.name.map(Into::into),
             category: body.category,
-            unit: body.unit,
+            unit: body.unit.map(Into::into),
             components: body.components,
         };
         Ok(Json(kit_items::update(&state, &caller, &meta, id.0, changes).await?.into()))

@@ -112,6 +112,11 @@ fn walk(spec: &Value, schema: &Value, value: &Value, at: String) -> Option<Locat
         Some("object") => object(spec, &schema, value, &at),
         Some("array") => {
             let Some(items) = value.as_array() else { return wrong("must be an array".into()) };
+            if let Some(max) = schema["maxItems"].as_u64()
+                && items.len() as u64 > max
+            {
+                return wrong(format!("must have at most {max} items"));
+            }
             items
                 .iter()
                 .enumerate()
@@ -119,6 +124,15 @@ fn walk(spec: &Value, schema: &Value, value: &Value, at: String) -> Option<Locat
         }
         Some("string") => {
             let Some(text) = value.as_str() else { return wrong("must be a string".into()) };
+            // Measured as `crate::text::Text` takes it: trimmed.
+            if let Some(max) = schema["maxLength"].as_u64()
+                && text.trim().chars().count() as u64 > max
+            {
+                return wrong(format!("must be at most {max} characters"));
+            }
+            if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                return wrong("must not contain control characters".into());
+            }
             let fits = match schema["format"].as_str() {
                 Some("uuid") => uuid::Uuid::parse_str(text).is_ok(),
                 Some("date-time") => DateTime::parse_from_rfc3339(text).is_ok(),
@@ -143,6 +157,17 @@ fn walk(spec: &Value, schema: &Value, value: &Value, at: String) -> Option<Locat
             wrong("must be a whole number".into())
         }
         Some("number") if !value.is_number() => wrong("must be a number".into()),
+        Some("integer" | "number") => {
+            let n = value.as_f64()?;
+            match (schema["minimum"].as_f64(), schema["maximum"].as_f64()) {
+                (Some(min), Some(max)) if n < min || n > max => {
+                    wrong(format!("must be between {min} and {max}"))
+                }
+                (Some(min), None) if n < min => wrong(format!("must be at least {min}")),
+                (None, Some(max)) if n > max => wrong(format!("must be at most {max}")),
+                _ => None,
+            }
+        }
         Some("boolean") if !value.is_boolean() => wrong("must be true or false".into()),
         _ => None,
     }

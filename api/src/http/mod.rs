@@ -22,7 +22,6 @@ pub mod records;
 pub mod referrals;
 pub mod security;
 pub mod sites;
-pub mod strict;
 pub mod substances;
 pub mod sync;
 pub mod sync_wire;

@@ -6,6 +6,8 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, payload::Json};
 use uuid::Uuid;
 
+use crate::text::Text;
+
 use super::{
     ApiTags,
     security::{self, Credentials},
@@ -46,8 +48,7 @@ impl From<organisation::Model> for OrganisationView {
 #[derive(Object)]
 pub struct UpdateOrganisation {
     /// A new name.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub name: String,
+    pub name: Text<200>,
 }
 
 /// The caller's own organisation.

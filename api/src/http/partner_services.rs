@@ -9,6 +9,8 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
+use crate::text::Text;
+
 use super::{
     ApiTags,
     security::{self, Credentials},
@@ -33,19 +35,18 @@ pub struct PartnerServiceList {
 #[derive(Object)]
 pub struct CreatePartnerService {
     /// Its name.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub name: String,
+    pub name: Text<200>,
     /// What kind of service it is.
     pub service_type: ServiceType,
     /// How to refer: phone, secure email, form.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub contact_route: Option<String>,
+    #[oai(nullable)]
+    pub contact_route: Option<Text<1000>>,
     /// When it is open.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub opening_hours: Option<String>,
+    #[oai(nullable)]
+    pub opening_hours: Option<Text<500>>,
     /// The broad area it serves.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub area: Option<String>,
+    #[oai(nullable)]
+    pub area: Option<Text<200>>,
 }
 
 /// Changes to a partner service; absent fields stay as they are, `null`
@@ -53,20 +54,20 @@ pub struct CreatePartnerService {
 #[derive(Object)]
 pub struct UpdatePartnerService {
     /// A new name.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub name: Option<String>,
+    #[oai(nullable)]
+    pub name: Option<Text<200>>,
     /// A new type.
     #[oai(nullable)]
     pub service_type: Option<ServiceType>,
     /// A new contact route.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub contact_route: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub contact_route: MaybeUndefined<Text<1000>>,
     /// New opening hours.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub opening_hours: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub opening_hours: MaybeUndefined<Text<500>>,
     /// A new area.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub area: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub area: MaybeUndefined<Text<200>>,
 }
 
 /// Answer of `POST /v1/partner-services`.
@@ -77,11 +78,11 @@ pub enum PartnerServiceCreated {
     Created(Json<PartnerServiceView>),
 }
 
-fn change(value: MaybeUndefined<String>) -> Option<Option<String>> {
+fn change<const MAX: usize>(value: MaybeUndefined<Text<MAX>>) -> Option<Option<String>> {
     match value {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
+        MaybeUndefined::Value(v) => Some(Some(v.into())),
     }
 }
 
@@ -126,11 +127,11 @@ impl PartnerServicesApi {
         caller.require(Permission::ManageReferenceData)?;
         let body = body.0;
         let new = NewPartnerService {
-            name: body.name,
+            name: body.name.into(),
             service_type: body.service_type,
-            contact_route: body.contact_route,
-            opening_hours: body.opening_hours,
-            area: body.area,
+            contact_route: body.contact_route.map(Into::into),
+            opening_hours: body.opening_hours.map(Into::into),
+            area: body.area.map(Into::into),
         };
         let service = partner_services::create(&state, &caller, &meta, new).await?;
         Ok(PartnerServiceCreated::Created(Json(service.into())))
@@ -167,7 +168,7 @@ impl PartnerServicesApi {
         caller.require(Permission::ManageReferenceData)?;
         let body = body.0;
         let changes = PartnerServiceChanges {
-            name: body.name,
+            name: body.name.map(Into::into),
             service_type: body.service_type,
             contact_route: change(body.contact_route),
             opening_hours: change(body.opening_hours),

@@ -9,6 +9,8 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
+use crate::text::Text;
+
 use super::{
     ApiTags,
     security::{self, Credentials},
@@ -33,27 +35,26 @@ pub struct SiteList {
 #[derive(Object)]
 pub struct CreateSite {
     /// Its name.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub name: String,
+    pub name: Text<200>,
     /// What kind of site it is.
     pub kind: SiteKind,
     /// The broad area it covers.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub area: Option<String>,
+    #[oai(nullable)]
+    pub area: Option<Text<200>>,
 }
 
 /// Changes to a site; absent fields stay as they are.
 #[derive(Object)]
 pub struct UpdateSite {
     /// A new name.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub name: Option<String>,
+    #[oai(nullable)]
+    pub name: Option<Text<200>>,
     /// A new kind.
     #[oai(nullable)]
     pub kind: Option<SiteKind>,
     /// A new area; `null` clears it.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub area: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub area: MaybeUndefined<Text<200>>,
 }
 
 /// Answer of `POST /v1/sites`.
@@ -101,7 +102,7 @@ impl SitesApi {
             &state,
             &caller,
             &meta,
-            NewSite { name: body.name, kind: body.kind, area: body.area },
+            NewSite { name: body.name.into(), kind: body.kind, area: body.area.map(Into::into) },
         )
         .await?;
         Ok(SiteCreated::Created(Json(site.into())))
@@ -136,9 +137,9 @@ impl SitesApi {
         let area = match body.area {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(area) => Some(Some(area)),
+            MaybeUndefined::Value(area) => Some(Some(area.into())),
         };
-        let changes = SiteChanges { name: body.name, kind: body.kind, area };
+        let changes = SiteChanges { name: body.name.map(Into::into), kind: body.kind, area };
         Ok(Json(sites::update(&state, &caller, &meta, id.0, changes).await?.into()))
     }
 

@@ -8,6 +8,8 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
+use crate::text::Text;
+
 use super::{
     ApiTags,
     security::{self, Credentials},
@@ -33,19 +35,17 @@ pub struct SubstanceList {
 pub struct CreateSubstance {
     /// Its code: a-z, 0-9 and `_`, starting with a letter; at most 48
     /// characters; it cannot change later.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub code: String,
+    pub code: Text<48>,
     /// Its name.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub name: String,
+    pub name: Text<200>,
     /// Its pharmacological group.
     pub category: SubstanceCategory,
     /// Street names (each at most 60 characters, not used by another
     /// substance, ignoring case); absent or `null` means none.
     // Not `default`: poem-openapi parses a defaulted field without its
     // `deserialize_with`, so `[1, true]` would be stored as text.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub aliases: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub aliases: Option<Vec<Text<60>>>,
 }
 
 /// Changes to a substance; absent fields stay as they are. The code cannot
@@ -53,14 +53,14 @@ pub struct CreateSubstance {
 #[derive(Object)]
 pub struct UpdateSubstance {
     /// A new name.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub name: Option<String>,
+    #[oai(nullable)]
+    pub name: Option<Text<200>>,
     /// A new group.
     #[oai(nullable)]
     pub category: Option<SubstanceCategory>,
     /// The new, whole list of street names.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub aliases: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub aliases: Option<Vec<Text<60>>>,
 }
 
 /// Answer of `POST /v1/substances`.
@@ -110,10 +110,10 @@ impl SubstancesApi {
         caller.require(Permission::ManageReferenceData)?;
         let body = body.0;
         let new = NewSubstance {
-            code: body.code,
-            name: body.name,
+            code: body.code.into(),
+            name: body.name.into(),
             category: body.category,
-            aliases: body.aliases.unwrap_or_default(),
+            aliases: texts(body.aliases.unwrap_or_default()),
         };
         let substance = substances::create(&state, &caller, &meta, new).await?;
         Ok(SubstanceCreated::Created(Json(substance.into())))
@@ -145,8 +145,11 @@ impl SubstancesApi {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ManageReferenceData)?;
         let body = body.0;
-        let changes =
-            SubstanceChanges { name: body.name, category: body.category, aliases: body.aliases };
+        let changes = SubstanceChanges {
+            name: body.name.map(Into::into),
+            category: body.category,
+            aliases: body.aliases.map(texts),
+        };
         Ok(Json(substances::update(&state, &caller, &meta, id.0, changes).await?.into()))
     }
 
@@ -164,4 +167,9 @@ impl SubstancesApi {
         caller.require(Permission::ManageReferenceData)?;
         Ok(Json(substances::archive(&state, &caller, &meta, id.0).await?.into()))
     }
+}
+
+/// Street names as the service takes them.
+fn texts<const MAX: usize>(names: Vec<Text<MAX>>) -> Vec<String> {
+    names.into_iter().map(Into::into).collect()
 }

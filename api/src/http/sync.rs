@@ -87,7 +87,7 @@ pub struct ResolveConflict {
     /// Keep the server's values, take the device's, or write `values`.
     pub resolution: ResolutionChoice,
     /// For `merged`: the value of each conflicting field.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
+    #[oai(nullable)]
     pub values: Option<HashMap<String, Value>>,
 }
 

@@ -9,6 +9,8 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
+use crate::text::{Password, Text};
+
 use super::{
     ApiTags,
     security::{self, Credentials},
@@ -68,16 +70,14 @@ pub struct UserList {
 #[derive(Object)]
 pub struct CreateUser {
     /// Login email (unique).
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub email: String,
+    pub email: Text<254>,
     /// Display name.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub display_name: String,
+    pub display_name: Text<200>,
     /// Role; managers may create workers and viewers only.
     pub role: Role,
     /// Initial password (at least 10 characters).
-    #[oai(deserialize_with = "crate::http::strict::text", write_only)]
-    pub password: String,
+    #[oai(write_only)]
+    pub password: Password,
     /// Sites they work at.
     #[oai(default)]
     pub site_ids: Vec<Uuid>,
@@ -87,14 +87,14 @@ pub struct CreateUser {
 #[derive(Object)]
 pub struct UpdateUser {
     /// A new display name.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub display_name: Option<String>,
+    #[oai(nullable)]
+    pub display_name: Option<Text<200>>,
     /// A new role (admins; managers between worker and viewer).
     #[oai(nullable)]
     pub role: Option<Role>,
     /// A new password; set by someone else, it ends the user's sessions.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable, write_only)]
-    pub password: Option<String>,
+    #[oai(nullable, write_only)]
+    pub password: Option<Password>,
     /// The full new set of sites.
     #[oai(nullable)]
     pub site_ids: Option<Vec<Uuid>>,
@@ -143,10 +143,10 @@ impl UsersApi {
         caller.require(Permission::ManageUsers)?;
         let b = body.0;
         let new = NewUser {
-            email: b.email,
-            display_name: b.display_name,
+            email: b.email.into(),
+            display_name: b.display_name.into(),
             role: b.role,
-            password: b.password,
+            password: b.password.into(),
             site_ids: b.site_ids,
         };
         Ok(UserCreated::Created(Json(users::create(&state, &caller, &meta, new).await?.into())))
@@ -179,9 +179,9 @@ impl UsersApi {
         caller.require(Permission::ManageUsers)?;
         let b = body.0;
         let changes = UserChanges {
-            display_name: b.display_name,
+            display_name: b.display_name.map(Into::into),
             role: b.role,
-            password: b.password,
+            password: b.password.map(Into::into),
             site_ids: b.site_ids,
         };
         Ok(Json(users::update(&state, &caller, &meta, id.0, changes).await?.into()))

@@ -23,6 +23,7 @@ use super::{
     row,
     vocab::{ContactType, Intervention, KnownBy, LivingSituation},
 };
+use crate::text::Text;
 use crate::{
     domain::parse_stored,
     sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
@@ -39,28 +40,31 @@ crate::declare_fields! {
         /// Where.
         site_id: nullable Uuid = checks::site_id;
         /// Roughly where, when not at a site.
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        location_area: nullable String = checks::location_area;
+        location_area: nullable Text<100>;
         /// Who (absent for an anonymous contact).
         person_id: nullable Uuid = checks::person_id;
         /// The staff present (the recorder is added).
+        #[oai(validator(max_items = 20))]
         worker_ids: optional Vec<Uuid> = checks::worker_ids, json, or("[]");
         /// What kind of contact.
-        contact_type: required ContactType = |f, v, _| code::<ContactType>(f, v);
+        contact_type: required ContactType;
         /// The living situation seen.
-        living_situation: nullable LivingSituation = |f, v, _| code::<LivingSituation>(f, v);
+        living_situation: nullable LivingSituation;
         /// What was done.
+        #[oai(validator(max_items = 20))]
         interventions: optional Vec<Intervention> = interventions, json, or("[]");
         /// Substances reported.
+        #[oai(validator(max_items = 20))]
         substances: optional Vec<SubstanceInput> = checks::substances_known, json, or("[]");
         /// A note.
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        note: nullable String = checks::note;
+        note: nullable Text<4000>;
         /// Used equipment returned.
+        #[oai(validator(minimum(value = "0"), maximum(value = "100000")))]
         returns_count: optional i64 = |f, v, _| int(f, v, 0, 100_000), or("0");
         /// Whether `returns_count` is an estimate.
-        returns_estimated: optional bool = |f, v, _| super::fields::boolean(f, v), or("false");
+        returns_estimated: optional bool, or("false");
         /// Kit handed out.
+        #[oai(validator(max_items = 50))]
         kit_lines: optional Vec<KitLineInput> = kit_lines, json, or("[]"), own_table;
     }
 }
@@ -70,12 +74,13 @@ crate::declare_fields! {
 #[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct KitLineInput {
     /// The kit catalogue code.
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub item: String,
+    pub item: Text<48>,
     /// How many, 1 to 10000.
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub quantity: i64,
-    /// How many of them were taken for other people (default 0).
-    #[oai(nullable)]
+    /// How many of them were taken for other people (default 0; at most
+    /// `quantity`).
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "10000")))]
     pub for_others: Option<i64>,
 }
 
@@ -84,8 +89,7 @@ pub struct KitLineInput {
 #[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct SubstanceInput {
     /// A substance code or a street name (mapped onto its code).
-    #[oai(deserialize_with = "crate::http::strict::text")]
-    pub substance: String,
+    pub substance: Text<100>,
     /// How it is known (default `self_reported`).
     #[oai(nullable)]
     pub known_by: Option<KnownBy>,

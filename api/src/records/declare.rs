@@ -5,7 +5,9 @@
 //! the REST and push update body) and, through the spec, in the schema a
 //! generated client compiles against.
 //!
-//! A field line is `name: mode Type = check, modifier, ...;` where
+//! A field line is `name: mode Type = check, modifier, ...;` (`= check`
+//! left out when the type knows its own: `Text<MAX>`, the vocabularies,
+//! `bool`) where
 //! - `mode` says what a create and an update do with it:
 //!   `required` (a create must carry it; an update may change it),
 //!   `optional` (a create may leave it out; `null` there is the same as
@@ -49,13 +51,16 @@ macro_rules! declare_fields {
         pub const $specs: &[$crate::records::fields::FieldSpec] = &[$($acc)*];
     };
     (@specs $head:tt [$($acc:tt)*]
-        $(#[$meta:meta])* $f:ident : $mode:ident $t:ty = $check:expr
+        $(#[$meta:meta])* $f:ident : $mode:ident $t:ty $(= $check:expr)?
         $(, $m:ident $(($($arg:tt)*))?)* ; $($rest:tt)*
     ) => {
         $crate::declare_fields!(@specs $head [$($acc)*
-            $crate::declare_fields!(@spec $mode stringify!($f), $check) $(.$m($($($arg)*)?))*,
+            $crate::declare_fields!(@spec $mode stringify!($f),
+                $crate::declare_fields!(@check $t $(, $check)?)) $(.$m($($($arg)*)?))*,
         ] $($rest)*);
     };
+    (@check $t:ty, $check:expr) => { $check };
+    (@check $t:ty) => { <$t as $crate::records::fields::FieldValue>::check };
     (@spec required $name:expr, $check:expr) => {
         $crate::records::fields::FieldSpec::required($name, $check)
     };
@@ -95,7 +100,7 @@ macro_rules! declare_fields {
         }
     };
     (@create $head:tt $push_only:tt $acc:tt
-        $(#[$meta:meta])* $f:ident : $mode:ident $t:ty = $check:expr
+        $(#[$meta:meta])* $f:ident : $mode:ident $t:ty $(= $check:expr)?
         $(, $m:ident $(($($arg:tt)*))?)* ; $($rest:tt)*
     ) => {
         $crate::declare_fields!(@create_field $mode $head $push_only $acc
@@ -135,7 +140,7 @@ macro_rules! declare_fields {
         pub struct $update { $($acc)* }
     };
     (@update $head:tt $acc:tt
-        $(#[$meta:meta])* $f:ident : $mode:ident $t:ty = $check:expr
+        $(#[$meta:meta])* $f:ident : $mode:ident $t:ty $(= $check:expr)?
         $(, $m:ident $(($($arg:tt)*))?)* ; $($rest:tt)*
     ) => {
         $crate::declare_fields!(@update_field $mode $head $acc [$(#[$meta])*] $f [$t] $($rest)*);

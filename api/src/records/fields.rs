@@ -144,20 +144,35 @@ pub fn normalise(
     Ok(out)
 }
 
-/// A trimmed string of at most `max` characters without control characters
-/// (newlines and tabs allowed in notes). An empty string counts as null.
+/// Text by the one rule (`crate::text::clean`): a trimmed string of at
+/// most `max` characters, newlines and tabs allowed. An empty string
+/// counts as null.
 pub fn text(field: &str, value: &Value, max: usize) -> Result<Value, Rejection> {
     let Some(s) = value.as_str() else {
         return Err(Rejection::invalid(field, "must be a string"));
     };
-    let s = s.trim();
-    if s.chars().count() > max {
-        return Err(Rejection::invalid(field, format!("must be at most {max} characters")));
-    }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Rejection::invalid(field, "must not contain control characters"));
-    }
+    let s =
+        crate::text::clean(s, max, true).map_err(|e| Rejection::invalid(field, e.to_string()))?;
     Ok(if s.is_empty() { Value::Null } else { Value::String(s.to_owned()) })
+}
+
+/// A field type that knows its own check, so a declaration can leave the
+/// check out (`declare_fields!`).
+pub trait FieldValue {
+    /// Checks and canonicalises a value of this type.
+    fn check(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejection>;
+}
+
+impl<const MAX: usize> FieldValue for crate::text::Text<MAX> {
+    fn check(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejection> {
+        text(field, value, MAX)
+    }
+}
+
+impl FieldValue for bool {
+    fn check(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejection> {
+        boolean(field, value)
+    }
 }
 
 /// One of an enum's snake_case codes.

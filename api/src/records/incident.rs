@@ -11,15 +11,13 @@ use uuid::Uuid;
 use super::{
     checks,
     context::{Actor, BatchContext},
-    fields::{
-        FieldSpec, Rejection, array, boolean, code, int, object, only_keys, text, uuid_of,
-        with_defaults,
-    },
+    fields::{FieldSpec, Rejection, array, int, object, only_keys, text, uuid_of, with_defaults},
     kind::{Changes, SyncRecord},
     rejection::ApplyError,
     row,
     vocab::{IncidentOutcome, IncidentType, Severity},
 };
+use crate::text::Text;
 use crate::{
     domain::parse_stored,
     sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
@@ -36,30 +34,30 @@ crate::declare_fields! {
         /// Where.
         site_id: nullable Uuid = checks::site_id;
         /// Roughly where, when not at a site.
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        location_area: nullable String = checks::location_area;
+        location_area: nullable Text<100>;
         /// What happened.
-        incident_type: required IncidentType = |f, v, _| code::<IncidentType>(f, v);
+        incident_type: required IncidentType;
         /// How serious it was.
-        severity: required Severity = |f, v, _| code::<Severity>(f, v);
+        severity: required Severity;
         /// Who was involved.
+        #[oai(validator(max_items = 20))]
         people: optional Vec<InvolvedPartyInput> = people, json, or("[]");
         /// Suspected substances (codes or street names).
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        substances: optional Vec<String> = checks::substance_list, json, or("[]");
+        #[oai(validator(max_items = 20))]
+        substances: optional Vec<Text<100>> = checks::substance_list, json, or("[]");
         /// Whether an ambulance was called.
-        ambulance_called: optional bool = |f, v, _| boolean(f, v), or("false");
+        ambulance_called: optional bool, or("false");
         /// Whether it arrived.
-        ambulance_arrived: optional bool = |f, v, _| boolean(f, v), or("false");
+        ambulance_arrived: optional bool, or("false");
         /// Naloxone doses given, 0 to 20.
+        #[oai(validator(minimum(value = "0"), maximum(value = "20")))]
         naloxone_doses: optional i64 = |f, v, _| int(f, v, 0, 20), or("0");
         /// Whether rescue breaths were given.
-        rescue_breaths: optional bool = |f, v, _| boolean(f, v), or("false");
+        rescue_breaths: optional bool, or("false");
         /// How it ended.
-        outcome: nullable IncidentOutcome = |f, v, _| code::<IncidentOutcome>(f, v);
+        outcome: nullable IncidentOutcome;
         /// A note.
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        note: nullable String = checks::note;
+        note: nullable Text<4000>;
     }
 }
 
@@ -71,8 +69,8 @@ pub struct InvolvedPartyInput {
     #[oai(nullable)]
     pub person_id: Option<Uuid>,
     /// A description of someone unknown (never a name).
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub unknown_party: Option<String>,
+    #[oai(nullable)]
+    pub unknown_party: Option<Text<200>>,
 }
 
 /// Incidents: append-only, placed at a site.

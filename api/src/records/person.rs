@@ -23,6 +23,7 @@ use super::{
     row,
     vocab::{DobQuality, Gender, NameQuality, RiskKind, RiskPriority},
 };
+use crate::text::Text;
 use crate::{
     domain::parse_stored,
     sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
@@ -38,34 +39,29 @@ crate::declare_fields! {
     update UpdatePerson;
     fields {
         /// Street name or alias.
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        alias: nullable String = |f, v, _| text(f, v, 100);
+        alias: nullable Text<100>;
         /// Initials.
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        initials: nullable String = initials;
+        initials: nullable Text<8> = initials;
         /// How good the name is (default `not_collected`).
-        name_quality: optional NameQuality = |f, v, _| code::<NameQuality>(f, v),
-            or(r#""not_collected""#);
+        name_quality: optional NameQuality, or(r#""not_collected""#);
         /// Year of birth.
+        #[oai(validator(minimum(value = "1900")))]
         birth_year: nullable i64 = birth_year;
         /// Date of birth.
         birth_date: nullable NaiveDate = birth_date;
         /// How good the date of birth is (default `not_collected`).
-        dob_quality: optional DobQuality = |f, v, _| code::<DobQuality>(f, v),
-            or(r#""not_collected""#);
+        dob_quality: optional DobQuality, or(r#""not_collected""#);
         /// Gender.
-        gender: nullable Gender = |f, v, _| code::<Gender>(f, v);
+        gender: nullable Gender;
         /// A short description, to recognise them next time.
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        description: nullable String = |f, v, _| text(f, v, 500);
+        description: nullable Text<500>;
         /// Risk flags (the whole list: `[]` removes them all).
+        #[oai(validator(max_items = 20))]
         risk_flags: optional Vec<RiskFlagInput> = risk_flags, json, or("[]");
         /// NHS number: ten digits, check digit verified (managers and admins only).
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        nhs_number: nullable String = nhs_number, restricted;
+        nhs_number: nullable Text<16> = nhs_number, restricted;
         /// CHAIN id (managers and admins only).
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        chain_id: nullable String = |f, v, _| text(f, v, 32), restricted;
+        chain_id: nullable Text<32>, restricted;
     }
 }
 
@@ -82,8 +78,8 @@ pub struct RiskFlagInput {
     #[oai(nullable)]
     pub expires_on: Option<NaiveDate>,
     /// A short note.
-    #[oai(deserialize_with = "crate::http::strict::text", nullable)]
-    pub note: Option<String>,
+    #[oai(nullable)]
+    pub note: Option<Text<200>>,
 }
 
 /// The fields a person starts with when a create leaves them out.

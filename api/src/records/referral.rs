@@ -18,12 +18,13 @@ use uuid::Uuid;
 use super::{
     checks,
     context::{Actor, BatchContext},
-    fields::{FieldSpec, Rejection, RejectionCode, boolean, code, text, uuid_of, with_defaults},
+    fields::{FieldSpec, Rejection, RejectionCode, text, uuid_of, with_defaults},
     kind::{Changes, SyncRecord},
     rejection::ApplyError,
     row,
     vocab::{ReferralStatus, ServiceType, Urgency},
 };
+use crate::text::Text;
 use crate::{
     domain::parse_stored,
     sync::{EntityKind, editable::lock, feed::FeedEntry, scope, writer::BatchWriter},
@@ -52,19 +53,17 @@ crate::declare_fields! {
         /// When it was made (default: now).
         occurred_at: fixed_optional DateTime<Utc> = checks::occurred_at;
         /// The first status (default `draft`).
-        status: fixed_optional ReferralStatus = |f, v, _| code::<ReferralStatus>(f, v),
-            or(r#""draft""#);
+        status: fixed_optional ReferralStatus, or(r#""draft""#);
         /// The partner service referred to.
         partner_service_id: nullable Uuid = checks::partner_service_id;
         /// The kind of service.
-        service_type: required ServiceType = |f, v, _| code::<ServiceType>(f, v);
+        service_type: required ServiceType;
         /// Why.
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        reason: required String = reason;
+        reason: required Text<2000> = reason;
         /// How urgent (default `routine`).
-        urgency: optional Urgency = |f, v, _| code::<Urgency>(f, v), or(r#""routine""#);
+        urgency: optional Urgency, or(r#""routine""#);
         /// Whether the person consented to sharing their details.
-        consent_to_share: required bool = |f, v, _| boolean(f, v);
+        consent_to_share: required bool;
         /// The site it was made from.
         site_id: nullable Uuid = checks::site_id;
     }
@@ -80,12 +79,11 @@ crate::declare_fields! {
         /// The referral this step belongs to.
         referral_id: push_required Uuid = referral_id;
         /// The status it moves to.
-        status: required ReferralStatus = |f, v, _| code::<ReferralStatus>(f, v);
+        status: required ReferralStatus;
         /// When.
         occurred_at: required DateTime<Utc> = checks::occurred_at;
         /// A note (a reason for a decline, an outcome).
-        #[oai(deserialize_with = "crate::http::strict::text")]
-        note: nullable String = checks::note;
+        note: nullable Text<4000>;
     }
 }
 

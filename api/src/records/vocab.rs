@@ -12,6 +12,16 @@ macro_rules! vocabulary {
         #[oai(rename_all = "snake_case")]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $crate::records::fields::FieldValue for $name {
+            fn check(
+                field: &str,
+                value: &serde_json::Value,
+                _: &$crate::records::context::BatchContext,
+            ) -> Result<serde_json::Value, $crate::records::rejection::Rejection> {
+                $crate::records::fields::code::<$name>(field, value)
+            }
+        }
     };
 }
 

@@ -2,17 +2,13 @@
 
 use super::{ServiceError, ServiceResult};
 
-/// A trimmed, non-empty name of at most `max` characters.
+/// A trimmed, non-empty name of at most `max` characters on one line (the
+/// text rule of `crate::text::clean`).
 pub fn text(field: &str, value: &str, max: usize) -> ServiceResult<String> {
-    let value = value.trim();
+    let value = crate::text::clean(value, max, false)
+        .map_err(|e| ServiceError::invalid(field, e.to_string()))?;
     if value.is_empty() {
         return Err(ServiceError::invalid(field, "must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(ServiceError::invalid(field, format!("must be at most {max} characters")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(ServiceError::invalid(field, "must not contain control characters"));
     }
     Ok(value.to_owned())
 }
