@@ -35,6 +35,10 @@ impl fmt::Display for TextError {
     }
 }
 
+/// The pattern [`Text`] publishes: no control characters but newline and
+/// tab (what [`clean`] refuses, so schema-valid text is never refused).
+pub const PATTERN: &str = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$";
+
 /// `value` trimmed, when it is at most `max` characters and holds no
 /// control character (but newlines and tabs when `lines`).
 pub fn clean(value: &str, max: usize, lines: bool) -> Result<&str, TextError> {
@@ -88,6 +92,7 @@ impl<const MAX: usize> Type for Text<MAX> {
     fn schema_ref() -> MetaSchemaRef {
         MetaSchemaRef::Inline(Box::new(MetaSchema {
             max_length: Some(MAX),
+            pattern: Some(PATTERN.to_owned()),
             ..MetaSchema::new("string")
         }))
     }

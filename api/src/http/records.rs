@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use super::security::{self, Credentials};
 use crate::{
+    caller::Actor,
     caller::Caller,
     domain::Permission,
     error::{ApiError, ApiResult, Problem},
-    records::context::Actor,
     records::rejection::RejectionCode,
     service::{ServiceError, ServiceResult},
     state::AppState,

@@ -17,10 +17,10 @@ use super::{
     sync_wire::{MutationIn, SyncChange},
 };
 use crate::{
+    caller::Actor,
     caller::RequestMeta,
     domain::Permission,
     error::{ApiError, ApiResult, Problem},
-    records::context::Actor,
     service::audit::{self, AuditEntry},
     state::AppState,
     sync::{

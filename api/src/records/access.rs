@@ -4,12 +4,10 @@
 //! here, and so does every write, so a field a caller may not read can
 //! neither be shown to them nor written by them.
 
+use crate::caller::Actor;
 use serde_json::{Map, Value};
 
-use super::{
-    context::Actor,
-    fields::{Rejection, RejectionCode},
-};
+use super::fields::{Rejection, RejectionCode};
 use crate::sync::EntityKind;
 
 /// The fields of `kind` that only callers who see identifiers may read or

@@ -2,6 +2,7 @@
 //! handed out. A contact is never edited in place, so it can never conflict;
 //! a mistaken one is deleted (a tombstone) and recorded again.
 
+use crate::caller::Actor;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     checks,
-    context::{Actor, BatchContext},
+    context::BatchContext,
     fields::{
         FieldSpec, Rejection, RejectionCode, array, code, int, object, only_keys, uuid_of,
         with_defaults,

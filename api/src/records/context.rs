@@ -1,4 +1,5 @@
-//! What a batch of mutations is checked against: who is writing, and the
+//! What a batch of mutations is checked against: who is writing (an
+//! [`Actor`]), and the
 //! organisation's sites, staff, reference data and the people and referrals
 //! the batch refers to, loaded once per batch rather than once per field.
 
@@ -6,80 +7,11 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use outpost_entity::{person, referral, site, user};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{domain::Role, records::reference::catalogue::Catalogue};
-
-/// Who is writing, as the sync engine needs to know it.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// The organisation every record belongs to.
-    pub organisation_id: Uuid,
-    /// The staff member, when a person is writing.
-    pub user_id: Option<Uuid>,
-    /// The device the change was recorded on.
-    pub device_id: Option<Uuid>,
-    /// The integrator's key, when one is writing.
-    pub api_key_id: Option<Uuid>,
-    /// The staff member's role (`None` for integrators).
-    pub role: Option<Role>,
-    /// The sites the staff member works at.
-    pub site_ids: Vec<Uuid>,
-}
-
-impl Actor {
-    /// Managers, admins and integrators see and may correct every record of
-    /// the organisation; workers and viewers see their sites and their own.
-    pub fn sees_everything(&self) -> bool {
-        !matches!(self.role, Some(Role::Worker | Role::Viewer))
-    }
-
-    /// Whether identifiers (NHS number, CHAIN id) may be shown: managers and
-    /// admins only, under the stricter access the domain asks for.
-    pub fn sees_identifiers(&self) -> bool {
-        matches!(self.role, Some(Role::Admin | Role::Manager))
-    }
-
-    /// Whether the actor may erase a person: managers and admins, who
-    /// answer for it; never workers, viewers or an integrator's key (which
-    /// may correct records it can write, but not erase people).
-    pub fn may_erase_people(&self) -> bool {
-        matches!(self.role, Some(Role::Admin | Role::Manager))
-    }
-
-    /// Whether the actor may delete or resolve what `owner` recorded.
-    pub fn may_correct(&self, owner: Option<Uuid>) -> bool {
-        self.sees_everything() || (owner.is_some() && owner == self.user_id)
-    }
-
-    /// The site rule for a record at `site` recorded by `owner`: workers and
-    /// viewers see (and so may change) their sites' records, their own, and
-    /// site-less ones; everyone else sees every record of the organisation.
-    /// `site_condition` is the same rule as a query filter; reads, REST
-    /// writes and pushes all go through one of the two.
-    pub fn may_see(&self, site: Option<Uuid>, owner: Option<Uuid>) -> bool {
-        self.sees_everything()
-            || site.is_none_or(|s| self.site_ids.contains(&s))
-            || (owner.is_some() && owner == self.user_id)
-    }
-
-    /// `may_see` as a filter on a table's site and recorder columns.
-    pub fn site_condition<C: ColumnTrait>(&self, site: C, owner: C) -> Condition {
-        if self.sees_everything() {
-            return Condition::all();
-        }
-        let mut any =
-            Condition::any().add(site.is_null()).add(site.is_in(self.site_ids.iter().copied()));
-        if let Some(me) = self.user_id {
-            any = any.add(owner.eq(me));
-        }
-        any
-    }
-}
+use crate::{caller::Actor, records::reference::catalogue::Catalogue};
 
 /// The facts one batch is validated against.
 pub struct BatchContext {
@@ -188,40 +120,4 @@ where
         found.extend(query(chunk.to_vec()).all(db).await?);
     }
     Ok(found)
-}
-
-impl Actor {
-    /// The actor behind a checked caller: a staff member with their role and
-    /// sites, or an integrator.
-    pub async fn of<C: ConnectionTrait>(
-        db: &C,
-        caller: &crate::caller::Caller,
-    ) -> Result<Self, DbErr> {
-        use crate::caller::Caller;
-        use outpost_entity::user_site;
-        Ok(match caller {
-            Caller::User(u) => Self {
-                organisation_id: u.organisation_id,
-                user_id: Some(u.user_id),
-                device_id: u.device_id,
-                api_key_id: None,
-                role: Some(u.role),
-                site_ids: user_site::Entity::find()
-                    .select_only()
-                    .column(user_site::Column::SiteId)
-                    .filter(user_site::Column::UserId.eq(u.user_id))
-                    .into_tuple::<Uuid>()
-                    .all(db)
-                    .await?,
-            },
-            Caller::Integrator(i) => Self {
-                organisation_id: i.organisation_id,
-                user_id: None,
-                device_id: None,
-                api_key_id: Some(i.api_key_id),
-                role: None,
-                site_ids: Vec::new(),
-            },
-        })
-    }
 }

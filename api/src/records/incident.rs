@@ -1,6 +1,7 @@
 //! Incidents: overdoses, naloxone given, violence, safeguarding concerns.
 //! Append-only like contacts: reports are never edited in place.
 
+use crate::caller::Actor;
 use chrono::{DateTime, Utc};
 use outpost_entity::incident;
 use poem_openapi::{Object, types::ToJSON};
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     checks,
-    context::{Actor, BatchContext},
+    context::BatchContext,
     fields::{FieldSpec, Rejection, array, int, object, only_keys, text, uuid_of, with_defaults},
     kind::{Changes, SyncRecord},
     rejection::ApplyError,

@@ -5,6 +5,7 @@
 //! once over this trait; [`with_record!`](crate::with_record) is the one
 //! place that maps an [`EntityKind`] to its definition.
 
+use crate::caller::Actor;
 use std::future::Future;
 
 use sea_orm::{
@@ -15,7 +16,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{
-    context::{Actor, BatchContext},
+    context::BatchContext,
     fields::FieldSpec,
     rejection::{ApplyError, Rejection, RejectionCode},
     row,

@@ -1,5 +1,6 @@
 //! People: often pseudonymous, editable, merged field by field.
 
+use crate::caller::Actor;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     access,
-    context::{Actor, BatchContext},
+    context::BatchContext,
     fields::{
         FieldSpec, Rejection, RejectionCode, array, code, date, int, object, only_keys, text,
         with_defaults,

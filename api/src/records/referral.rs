@@ -3,6 +3,7 @@
 //! two workers recording steps offline never conflict: the status is the
 //! step latest by `occurred_at` (then id), whatever order they arrive in.
 
+use crate::caller::Actor;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 use super::{
     checks,
-    context::{Actor, BatchContext},
+    context::BatchContext,
     fields::{FieldSpec, Rejection, RejectionCode, text, uuid_of, with_defaults},
     kind::{Changes, SyncRecord},
     rejection::ApplyError,

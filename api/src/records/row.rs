@@ -4,6 +4,7 @@
 //! error here (never a field silently not written); the drift test and the
 //! record unit tests keep names and columns together.
 
+use crate::caller::Actor;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -13,7 +14,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{context::Actor, fields::FieldSpec};
+use super::fields::FieldSpec;
 
 /// The column of `E` called `name`.
 pub fn column<E: EntityTrait>(name: &str) -> Result<E::Column, DbErr> {

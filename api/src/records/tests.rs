@@ -3,6 +3,7 @@
 //! in-memory SQLite database writes, merges, erases and tombstones as the
 //! sync guarantees say.
 
+use crate::caller::Actor;
 use std::collections::HashSet;
 
 use outpost_entity::{contact, kit_line, person, referral, user};
@@ -13,7 +14,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
-    context::{Actor, BatchContext},
+    context::BatchContext,
     fields::normalise,
     kind::SyncRecord,
     rejection::{ApplyError, RejectionCode},

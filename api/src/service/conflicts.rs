@@ -2,6 +2,7 @@
 //! (the worker whose change conflicted, and managers and admins) and
 //! resolved by them, the chosen values written through the merge engine.
 
+use crate::caller::Actor;
 use std::collections::BTreeMap;
 
 use chrono::Utc;
@@ -16,11 +17,7 @@ use uuid::Uuid;
 use super::{ServiceError, ServiceResult};
 use crate::{
     domain::{parse_stored, stored_name},
-    records::{
-        access,
-        context::{Actor, BatchContext},
-        fields::normalise,
-    },
+    records::{access, context::BatchContext, fields::normalise},
     state::AppState,
     sync::{
         EntityKind,

@@ -12,6 +12,7 @@
 //! creation order and a page never repeats or skips a record that existed
 //! when the first page was read.
 
+use crate::caller::Actor;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -25,7 +26,6 @@ use uuid::Uuid;
 use super::{ServiceError, ServiceResult};
 use crate::records::{
     contact::ContactView,
-    context::Actor,
     incident::IncidentView,
     person::PersonView,
     referral::{ReferralStepView, ReferralView},

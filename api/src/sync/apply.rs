@@ -2,6 +2,7 @@
 //! as `Rejection`s (the batch goes on); database errors abort the batch,
 //! which the caller retries whole.
 
+use crate::caller::Actor;
 use std::collections::HashSet;
 
 use super::editable::{EditableRecord, lock};
@@ -21,7 +22,7 @@ use crate::{
     domain::Role,
     records::{
         access,
-        context::{Actor, BatchContext},
+        context::BatchContext,
         fields::{is_uuid_v7, normalise},
         kind::{self, Changes, SyncRecord},
         rejection::{ApplyError, Rejection, RejectionCode},

@@ -4,6 +4,7 @@
 //! and admins) like any other record. Listing and resolving them is a
 //! service (`service::conflicts`).
 
+use crate::caller::Actor;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -21,7 +22,7 @@ use super::{
 };
 use crate::{
     domain::{parse_stored, stored_name},
-    records::{access, context::Actor},
+    records::access,
 };
 
 /// Where a conflict is.

@@ -2,6 +2,7 @@
 //! fields, per-field versions, and how to write a change with its revision
 //! and feed entry.
 
+use crate::caller::Actor;
 use std::{any::Any, collections::BTreeMap, str::FromStr};
 
 use chrono::Utc;
@@ -15,7 +16,6 @@ use uuid::Uuid;
 
 use super::{EntityKind, feed::FeedEntry, merge, scope, writer::BatchWriter};
 use crate::records::{
-    context::Actor,
     kind::{self, Changes, Model, SyncRecord},
     row,
 };

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::{EntityKind, SyncError, SyncResult, cursor::Cursor, feed, render};
 use crate::{
+    caller::Actor,
     domain::{parse_stored, stored_name},
-    records::context::Actor,
     state::AppState,
 };
 

@@ -12,6 +12,7 @@
 //!   push lock exclusively, when the log and the tables answer everything
 //!   the other wrote as `duplicate`. Never an error, however many race.
 
+use crate::caller::Actor;
 use std::{
     collections::{HashMap, HashSet},
     time::Duration,
@@ -34,7 +35,7 @@ use super::{
 use crate::{
     records::{
         access,
-        context::{Actor, BatchContext},
+        context::BatchContext,
         kind::SyncRecord,
         rejection::{ApplyError, Rejection, RejectionCode},
         row,

@@ -1,6 +1,7 @@
 //! Renders feed entries' records as `GET` shows them, a query per record
 //! type per page rather than one per record.
 
+use crate::caller::Actor;
 use std::collections::HashMap;
 
 use outpost_entity::{sync_change, sync_conflict};
@@ -10,10 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{EntityKind, conflicts::ConflictView};
-use crate::{
-    domain::parse_stored,
-    records::{context::Actor, kind::SyncRecord},
-};
+use crate::{domain::parse_stored, records::kind::SyncRecord};
 
 /// The records of the upserts among `rows`, by kind and id (a device may
 /// have reused one id for two kinds of record).

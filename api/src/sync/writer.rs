@@ -14,7 +14,7 @@ use super::{
     feed::{self, FeedEntry},
     mutation::{Mutation, MutationResult},
 };
-use crate::records::context::Actor;
+use crate::caller::Actor;
 
 /// Pending rows of one batch.
 #[derive(Default)]

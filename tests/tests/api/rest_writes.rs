@@ -4,8 +4,8 @@
 use outpost_tests::{
     device::contact_fields,
     outpost_api::{
-        domain::Role, error::ApiError, http::records, records::context::Actor,
-        service::ServiceError, sync::EntityKind,
+        caller::Actor, domain::Role, error::ApiError, http::records, service::ServiceError,
+        sync::EntityKind,
     },
     spawn_app,
 };
