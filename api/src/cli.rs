@@ -4,11 +4,10 @@ use std::path::PathBuf;
 
 use crate::{
     config::Config,
-    db, http, server,
-    service::{
-        consistency, demo,
-        organisations::{self, NewOrganisation},
-    },
+    db, http,
+    ops::{consistency, demo},
+    server,
+    service::organisations::{self, NewOrganisation},
     telemetry,
 };
 use anyhow::Context;

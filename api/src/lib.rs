@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 mod named_type;
+pub mod ops;
 pub mod records;
 pub mod secrets;
 pub mod server;

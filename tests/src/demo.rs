@@ -1,4 +1,4 @@
-//! The demo organisation (`outpost_api::service::demo`, loaded with
+//! The demo organisation (`outpost_api::ops::demo`, loaded with
 //! [`TestApp::load_demo`]) as the tests use it: its accounts and a site.
 
 use crate::TestApp;

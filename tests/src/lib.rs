@@ -12,11 +12,9 @@ use std::{path::PathBuf, time::Duration};
 use outpost_api::{
     cache::Cache,
     config::{Config, PasswordHashing},
+    ops::demo as demo_data,
     server,
-    service::{
-        demo as demo_data,
-        organisations::{self, NewOrganisation},
-    },
+    service::organisations::{self, NewOrganisation},
     state::AppState,
 };
 use reqwest::{Method, StatusCode, header::HeaderMap};

@@ -55,7 +55,7 @@ async fn organisation() -> (DatabaseConnection, Actor) {
     let db = crate::db::connect("sqlite::memory:", 1).await.unwrap();
     crate::db::migrate(&db).await.unwrap();
     let cheap = PasswordHashing { memory_kib: 8, iterations: 1 };
-    let org = crate::service::demo::ensure(&db, &cheap).await.unwrap();
+    let org = crate::ops::demo::ensure(&db, &cheap).await.unwrap();
     let admin = user::Entity::find()
         .filter(user::Column::OrganisationId.eq(org.id))
         .filter(user::Column::Role.eq("admin"))

@@ -5,8 +5,6 @@ pub mod api_keys;
 pub mod audit;
 pub mod audit_query;
 pub mod conflicts;
-pub mod consistency;
-pub mod demo;
 pub mod devices;
 pub mod login;
 pub mod organisations;

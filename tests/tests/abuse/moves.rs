@@ -19,7 +19,7 @@ use super::support::{
     referral_fields, results, sent_step, sites,
 };
 
-/// worker1's other site (api/src/service/demo.rs).
+/// worker1's other site (api/src/ops/demo.rs).
 const WORKER1_OTHER_SITE: &str = "Street Outreach Team";
 
 /// A referral (and its person) the manager records at `site`.

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use outpost_tests::{Answer, TestApp, outpost_api::service::consistency};
+use outpost_tests::{Answer, TestApp, outpost_api::ops::consistency};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub use outpost_tests::demo::{ADMIN, MANAGER, WORKER1, WORKER2};
 
-/// worker1 works here (api/src/service/demo.rs).
+/// worker1 works here (api/src/ops/demo.rs).
 pub const WORKER1_SITE: &str = "Riverside Day Centre";
 /// worker2 works here, worker1 does not.
 pub const WORKER2_SITE: &str = "Harbour Hostel";

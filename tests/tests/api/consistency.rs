@@ -1,8 +1,8 @@
-//! `outpost admin check` (service::consistency): passes on a database the
+//! `outpost admin check` (ops::consistency): passes on a database the
 //! API wrote, and each check fails once the rule it guards is broken with
 //! raw SQL, so none can pass vacuously.
 
-use outpost_api::service::consistency;
+use outpost_api::ops::consistency;
 use outpost_tests::{
     TestApp,
     db::{exec, query},

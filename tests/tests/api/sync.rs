@@ -351,7 +351,7 @@ async fn a_record_created_and_changed_in_one_push_is_received_once() {
     assert_eq!(of(kept), vec![("upsert".to_owned(), 2)], "the person once, at its last version");
     assert_eq!(of(dropped), vec![("delete".to_owned(), 2)], "the contact once, as its delete");
     assert_eq!(other.record("person", kept).expect("the person")["alias"], "Mo B");
-    let report = outpost_tests::outpost_api::service::consistency::run(&app.state.db)
+    let report = outpost_tests::outpost_api::ops::consistency::run(&app.state.db)
         .await
         .expect("the check runs");
     let broken: Vec<_> = report.checks.iter().filter(|c| c.violations > 0).collect();

@@ -6,10 +6,10 @@ use outpost_entity::{organisation, site, user, user_site};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
-use super::{
+use crate::service::{
     ServiceResult,
     organisations::{self, NewOrganisation},
-    users,
+    sites, users,
 };
 use crate::{
     config::PasswordHashing,
@@ -89,7 +89,7 @@ pub async fn ensure(
                 .insert(db)
                 .await?;
                 // Devices learn of sites from the change feed.
-                super::sites::append_to_feed(db, &site).await?;
+                sites::append_to_feed(db, &site).await?;
                 site
             }
         };
