@@ -126,30 +126,84 @@ pub fn request_example(name: &str) -> Option<Value> {
             "occurred_at": "2026-12-02T09:30:00Z",
             "note": "Referral form emailed to the service",
         }),
-        "PushRequest" => json!({
-            "mutations": [
-                {
-                    "mutation_id": "0193b6a0-0000-7000-8000-000000000021",
-                    "entity": "person",
-                    "id": "0193b6a0-0000-7000-8000-000000000011",
-                    "op": "create",
-                    "fields": { "alias": "Shaz", "name_quality": "street_name" },
-                },
-                {
-                    "mutation_id": "0193b6a0-0000-7000-8000-000000000022",
-                    "entity": "contact",
-                    "id": "0193b6a0-0000-7000-8000-000000000012",
-                    "op": "create",
-                    "fields": {
-                        "occurred_at": "2026-12-01T22:40:00Z",
-                        "person_id": "0193b6a0-0000-7000-8000-000000000011",
-                        "contact_type": "street_outreach",
-                        "kit_lines": [{ "item": "injecting_pack_basic", "quantity": 1 }],
-                    },
-                },
-            ],
-        }),
+        "PushRequest" => {
+            let kinds = ["person", "contact", "incident", "referral", "referral_step"];
+            json!({ "mutations": kinds.into_iter().filter_map(pushed).collect::<Vec<_>>() })
+        }
+        "PersonMutation" => pushed("person")?,
+        "ContactMutation" => pushed("contact")?,
+        "IncidentMutation" => pushed("incident")?,
+        "ReferralMutation" => pushed("referral")?,
+        "ReferralStepMutation" => pushed("referral_step")?,
         "ResolveConflict" => json!({ "resolution": "keep_theirs" }),
         _ => return None,
     })
+}
+
+/// A push's mutation creating one record of `kind`, as a phone sends it
+/// after a night's round: a person met, the contact with the kit handed
+/// out, an overdose attended, a referral for them and its first step. The
+/// later ones name the person (and the referral) of the earlier ones.
+fn pushed(kind: &str) -> Option<Value> {
+    const PERSON: &str = "0193b6a0-0000-7000-8000-000000000011";
+    const REFERRAL: &str = "0193b6a0-0000-7000-8000-000000000014";
+    let (n, id, fields) = match kind {
+        "person" => (1, PERSON, json!({ "alias": "Shaz", "name_quality": "street_name" })),
+        "contact" => (
+            2,
+            "0193b6a0-0000-7000-8000-000000000012",
+            json!({
+                "occurred_at": "2026-12-01T22:40:00Z",
+                "person_id": PERSON,
+                "contact_type": "street_outreach",
+                "interventions": ["harm_reduction_advice"],
+                "kit_lines": [
+                    { "item": "injecting_pack_basic", "quantity": 1 },
+                    { "item": "naloxone_nasal", "quantity": 1 },
+                ],
+            }),
+        ),
+        "incident" => (
+            3,
+            "0193b6a0-0000-7000-8000-000000000013",
+            json!({
+                "occurred_at": "2026-12-01T23:05:00Z",
+                "incident_type": "suspected_overdose",
+                "severity": "serious",
+                "people": [{ "person_id": PERSON }],
+                "substances": ["heroin"],
+                "ambulance_called": true,
+                "naloxone_doses": 2,
+                "outcome": "recovered_on_site",
+            }),
+        ),
+        "referral" => (
+            4,
+            REFERRAL,
+            json!({
+                "person_id": PERSON,
+                "service_type": "drug_alcohol_treatment",
+                "reason": "Asked for a script after the overdose",
+                "urgency": "urgent",
+                "consent_to_share": true,
+            }),
+        ),
+        "referral_step" => (
+            5,
+            "0193b6a0-0000-7000-8000-000000000015",
+            json!({
+                "referral_id": REFERRAL,
+                "status": "sent",
+                "occurred_at": "2026-12-02T09:30:00Z",
+            }),
+        ),
+        _ => return None,
+    };
+    Some(json!({
+        "mutation_id": format!("0193b6a0-0000-7000-8000-00000000002{n}"),
+        "entity": kind,
+        "id": id,
+        "op": "create",
+        "fields": fields,
+    }))
 }
