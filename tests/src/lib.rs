@@ -283,7 +283,7 @@ impl TestApp {
         auth: Auth<'_>,
         body: Option<Value>,
     ) -> Answer {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        let mut request = self.client.request(method.clone(), format!("{}{path}", self.base));
         request = match auth {
             Auth::None => request,
             Auth::Bearer(token) => request.bearer_auth(token),
@@ -292,7 +292,9 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        read(request.send().await.expect("request sent")).await
+        let answer = read(request.send().await.expect("request sent")).await;
+        assert_declared(&method, path, answer.status);
+        answer
     }
 
     /// Sends a raw request built by `build`.
@@ -423,6 +425,28 @@ impl Drop for Cleanup {
             }
         }
     }
+}
+
+/// Fails when an operation answers a status its spec entry does not
+/// declare (`outpost_api::http::declared`). Transport-level refusals (a URI
+/// or headers too long) come before any operation and are documented with
+/// the errors, not per operation.
+fn assert_declared(method: &Method, path: &str, status: StatusCode) {
+    static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    if matches!(status.as_u16(), 414 | 431) {
+        return;
+    }
+    let spec = SPEC.get_or_init(|| serde_json::from_str(&outpost_api::http::spec_json()).unwrap());
+    let path = path.split('?').next().unwrap_or(path);
+    let Some(operation) = outpost_api::http::locate::operation(spec, method.as_str(), path) else {
+        return;
+    };
+    assert!(
+        operation["responses"].get(status.as_str()).is_some(),
+        "{} {path} answered {status}, which `{}` does not declare",
+        method,
+        operation["operationId"].as_str().unwrap_or_default()
+    );
 }
 
 #[cfg(test)]

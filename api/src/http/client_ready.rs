@@ -81,6 +81,12 @@ const RESPONSE_WORDS: &[(&str, u16, &str)] = &[
         "`invalid_credentials`: wrong email or password, or a deactivated account (the \
          answer does not say which).",
     ),
+    ("login", 403, "`device_revoked`: the device signing in was revoked; it cannot sign in again."),
+    (
+        "login",
+        409,
+        "`device_registered_to_another_user`: the device id belongs to another account; use a new one.",
+    ),
     (
         "login",
         429,
@@ -174,6 +180,14 @@ impl<T: OpenApi> OpenApi for ClientReady<T> {
             for content in operation.request.iter_mut().flat_map(|r| r.content.iter_mut()) {
                 tidy(&mut content.schema);
             }
+            let declared: Vec<bool> = operation
+                .responses
+                .responses
+                .iter()
+                .map(|r| r.status.is_none_or(|s| s < 400 || super::declared::answers(operation, s)))
+                .collect();
+            let mut keep = declared.into_iter();
+            operation.responses.responses.retain(|_| keep.next().unwrap_or(true));
             for response in &mut operation.responses.responses {
                 if let Some(words) = RESPONSE_WORDS.iter().find(|(id, status, _)| {
                     operation.operation_id == Some(*id) && response.status == Some(*status)

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client_ready;
 pub mod connection;
 pub mod contacts;
+pub mod declared;
 pub mod devices;
 pub mod examples;
 pub mod incidents;
