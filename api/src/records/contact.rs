@@ -24,11 +24,8 @@ use super::{
     row,
     vocab::{ContactType, Intervention, KnownBy, LivingSituation},
 };
+use crate::sync::{EntityKind, feed::FeedEntry, writer::BatchWriter};
 use crate::text::Text;
-use crate::{
-    domain::parse_stored,
-    sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
-};
 
 crate::declare_fields! {
     /// The fields of a contact.
@@ -244,73 +241,57 @@ pub struct SubstanceSeen {
     pub known_by: KnownBy,
 }
 
-/// A contact, as the API and the sync feed show it.
-#[derive(Object)]
-pub struct ContactView {
-    /// Its id (generated on the device).
-    pub id: Uuid,
-    /// The server's version.
-    pub version: i64,
-    /// When it happened (device time: data, not ordering).
-    pub occurred_at: DateTime<Utc>,
-    /// Where.
-    pub site_id: Option<Uuid>,
-    /// Roughly where, when not at a site.
-    pub location_area: Option<String>,
-    /// Who (absent for an anonymous contact).
-    pub person_id: Option<Uuid>,
-    /// The staff present; the recorder first.
-    pub worker_ids: Vec<Uuid>,
-    /// What kind of contact.
-    pub contact_type: ContactType,
-    /// The living situation seen.
-    pub living_situation: Option<LivingSituation>,
-    /// What was done.
-    pub interventions: Vec<Intervention>,
-    /// Substances reported.
-    pub substances: Vec<SubstanceSeen>,
-    /// A note.
-    pub note: Option<String>,
-    /// Used equipment returned.
-    pub returns_count: i32,
-    /// Whether `returns_count` is an estimate.
-    pub returns_estimated: bool,
-    /// Kit handed out.
-    pub kit_lines: Vec<KitLineView>,
-    /// Who recorded it.
-    pub recorded_by: Option<Uuid>,
-    /// When the server stored it.
-    pub created_at: DateTime<Utc>,
+crate::declare_view! {
+    /// A contact, as the API and the sync feed show it.
+    pub struct ContactView from contact::Model {
+        /// Its id (generated on the device).
+        pub id: Uuid,
+        /// The server's version.
+        pub version: i64,
+        /// When it happened (device time: data, not ordering).
+        pub occurred_at: DateTime<Utc>,
+        /// Where.
+        pub site_id: Option<Uuid>,
+        /// Roughly where, when not at a site.
+        pub location_area: Option<String>,
+        /// Who (absent for an anonymous contact).
+        pub person_id: Option<Uuid>,
+        /// The staff present; the recorder first.
+        pub worker_ids: Vec<Uuid>,
+        /// What kind of contact.
+        pub contact_type: ContactType,
+        /// The living situation seen.
+        pub living_situation: Option<LivingSituation>,
+        /// What was done.
+        pub interventions: Vec<Intervention>,
+        /// Substances reported.
+        pub substances: Vec<SubstanceSeen>,
+        /// A note.
+        pub note: Option<String>,
+        /// Used equipment returned.
+        pub returns_count: i32,
+        /// Whether `returns_count` is an estimate.
+        pub returns_estimated: bool,
+        /// Kit handed out.
+        pub kit_lines: Vec<KitLineView> = Vec::new(),
+        /// Who recorded it.
+        pub recorded_by: Option<Uuid>,
+        /// When the server stored it.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 impl ContactView {
     /// The view of a stored contact and its kit lines (in order).
     pub fn new(m: contact::Model, lines: Vec<kit_line::Model>) -> Self {
-        Self {
-            id: m.id,
-            version: m.version,
-            occurred_at: m.occurred_at,
-            site_id: m.site_id,
-            location_area: m.location_area,
-            person_id: m.person_id,
-            worker_ids: serde_json::from_str(&m.worker_ids).unwrap_or_default(),
-            contact_type: parse_stored(&m.contact_type).unwrap_or(ContactType::StreetOutreach),
-            living_situation: m.living_situation.as_deref().and_then(|s| parse_stored(s).ok()),
-            interventions: serde_json::from_str(&m.interventions).unwrap_or_default(),
-            substances: serde_json::from_str(&m.substances).unwrap_or_default(),
-            note: m.note,
-            returns_count: m.returns_count,
-            returns_estimated: m.returns_estimated,
-            kit_lines: lines
-                .into_iter()
-                .map(|l| KitLineView {
-                    item: l.item_code,
-                    quantity: l.quantity,
-                    for_others: l.for_others,
-                })
-                .collect(),
-            recorded_by: m.recorded_by,
-            created_at: m.created_at,
-        }
+        let kit_lines = lines
+            .into_iter()
+            .map(|l| KitLineView {
+                item: l.item_code,
+                quantity: l.quantity,
+                for_others: l.for_others,
+            })
+            .collect();
+        Self { kit_lines, ..Self::from(m) }
     }
 }

@@ -18,11 +18,8 @@ use super::{
     row,
     vocab::{IncidentOutcome, IncidentType, Severity},
 };
+use crate::sync::{EntityKind, feed::FeedEntry, writer::BatchWriter};
 use crate::text::Text;
-use crate::{
-    domain::parse_stored,
-    sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
-};
 
 crate::declare_fields! {
     /// The fields of an incident.
@@ -149,65 +146,42 @@ pub struct InvolvedParty {
     pub unknown_party: Option<String>,
 }
 
-/// An incident, as the API and the sync feed show it.
-#[derive(Object)]
-pub struct IncidentView {
-    /// Its id (generated on the device).
-    pub id: Uuid,
-    /// The server's version.
-    pub version: i64,
-    /// When it happened (device time).
-    pub occurred_at: DateTime<Utc>,
-    /// Where.
-    pub site_id: Option<Uuid>,
-    /// Roughly where, when not at a site.
-    pub location_area: Option<String>,
-    /// What happened.
-    pub incident_type: IncidentType,
-    /// How serious it was.
-    pub severity: Severity,
-    /// Who was involved.
-    pub people: Vec<InvolvedParty>,
-    /// Suspected substances (codes).
-    pub substances: Vec<String>,
-    /// Whether an ambulance was called.
-    pub ambulance_called: bool,
-    /// Whether it arrived.
-    pub ambulance_arrived: bool,
-    /// Naloxone doses given.
-    pub naloxone_doses: i32,
-    /// Whether rescue breaths were given.
-    pub rescue_breaths: bool,
-    /// How it ended.
-    pub outcome: Option<IncidentOutcome>,
-    /// A note.
-    pub note: Option<String>,
-    /// Who recorded it.
-    pub recorded_by: Option<Uuid>,
-    /// When the server stored it.
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<incident::Model> for IncidentView {
-    fn from(m: incident::Model) -> Self {
-        Self {
-            id: m.id,
-            version: m.version,
-            occurred_at: m.occurred_at,
-            site_id: m.site_id,
-            location_area: m.location_area,
-            incident_type: parse_stored(&m.incident_type).unwrap_or(IncidentType::MedicalEmergency),
-            severity: parse_stored(&m.severity).unwrap_or(Severity::Moderate),
-            people: serde_json::from_str(&m.people).unwrap_or_default(),
-            substances: serde_json::from_str(&m.substances).unwrap_or_default(),
-            ambulance_called: m.ambulance_called,
-            ambulance_arrived: m.ambulance_arrived,
-            naloxone_doses: m.naloxone_doses,
-            rescue_breaths: m.rescue_breaths,
-            outcome: m.outcome.as_deref().and_then(|o| parse_stored(o).ok()),
-            note: m.note,
-            recorded_by: m.recorded_by,
-            created_at: m.created_at,
-        }
+crate::declare_view! {
+    /// An incident, as the API and the sync feed show it.
+    pub struct IncidentView from incident::Model {
+        /// Its id (generated on the device).
+        pub id: Uuid,
+        /// The server's version.
+        pub version: i64,
+        /// When it happened (device time).
+        pub occurred_at: DateTime<Utc>,
+        /// Where.
+        pub site_id: Option<Uuid>,
+        /// Roughly where, when not at a site.
+        pub location_area: Option<String>,
+        /// What happened.
+        pub incident_type: IncidentType,
+        /// How serious it was.
+        pub severity: Severity,
+        /// Who was involved.
+        pub people: Vec<InvolvedParty>,
+        /// Suspected substances (codes).
+        pub substances: Vec<String>,
+        /// Whether an ambulance was called.
+        pub ambulance_called: bool,
+        /// Whether it arrived.
+        pub ambulance_arrived: bool,
+        /// Naloxone doses given.
+        pub naloxone_doses: i32,
+        /// Whether rescue breaths were given.
+        pub rescue_breaths: bool,
+        /// How it ended.
+        pub outcome: Option<IncidentOutcome>,
+        /// A note.
+        pub note: Option<String>,
+        /// Who recorded it.
+        pub recorded_by: Option<Uuid>,
+        /// When the server stored it.
+        pub created_at: DateTime<Utc>,
     }
 }

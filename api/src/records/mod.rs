@@ -15,6 +15,7 @@ pub mod reference;
 pub mod referral;
 pub mod rejection;
 pub mod row;
+pub mod view;
 pub mod vocab;
 
 #[cfg(test)]

@@ -24,11 +24,8 @@ use super::{
     row,
     vocab::{DobQuality, Gender, NameQuality, RiskKind, RiskPriority},
 };
+use crate::sync::{EntityKind, feed::FeedEntry, writer::BatchWriter};
 use crate::text::Text;
-use crate::{
-    domain::parse_stored,
-    sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
-};
 
 crate::declare_fields! {
     /// The writable fields of a person.
@@ -263,39 +260,40 @@ pub struct RiskFlag {
     pub note: Option<String>,
 }
 
-/// A person, as the API and the sync feed show them.
-#[derive(Object)]
-pub struct PersonView {
-    /// Its id (generated on the device).
-    pub id: Uuid,
-    /// The server's version; send it as `base_version` or `If-Match`.
-    pub version: i64,
-    /// Street name or alias.
-    pub alias: Option<String>,
-    /// Initials.
-    pub initials: Option<String>,
-    /// How good the name is.
-    pub name_quality: NameQuality,
-    /// Year of birth.
-    pub birth_year: Option<i32>,
-    /// Date of birth.
-    pub birth_date: Option<NaiveDate>,
-    /// How good the date of birth is.
-    pub dob_quality: DobQuality,
-    /// Gender.
-    pub gender: Option<Gender>,
-    /// A short description, to recognise them next time.
-    pub description: Option<String>,
-    /// Risk flags.
-    pub risk_flags: Vec<RiskFlag>,
-    /// NHS number (managers and admins only; `null` for others).
-    pub nhs_number: Option<String>,
-    /// CHAIN id (managers and admins only; `null` for others).
-    pub chain_id: Option<String>,
-    /// When the server first stored it.
-    pub created_at: DateTime<Utc>,
-    /// When the server last changed it.
-    pub updated_at: DateTime<Utc>,
+crate::declare_view! {
+    /// A person, as the API and the sync feed show them.
+    pub struct PersonView from person::Model {
+        /// Its id (generated on the device).
+        pub id: Uuid,
+        /// The server's version; send it as `base_version` or `If-Match`.
+        pub version: i64,
+        /// Street name or alias.
+        pub alias: Option<String>,
+        /// Initials.
+        pub initials: Option<String>,
+        /// How good the name is.
+        pub name_quality: NameQuality,
+        /// Year of birth.
+        pub birth_year: Option<i32>,
+        /// Date of birth.
+        pub birth_date: Option<NaiveDate>,
+        /// How good the date of birth is.
+        pub dob_quality: DobQuality,
+        /// Gender.
+        pub gender: Option<Gender>,
+        /// A short description, to recognise them next time.
+        pub description: Option<String>,
+        /// Risk flags.
+        pub risk_flags: Vec<RiskFlag>,
+        /// NHS number (managers and admins only; `null` for others).
+        pub nhs_number: Option<String>,
+        /// CHAIN id (managers and admins only; `null` for others).
+        pub chain_id: Option<String>,
+        /// When the server first stored it.
+        pub created_at: DateTime<Utc>,
+        /// When the server last changed it.
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
 impl PersonView {
@@ -303,23 +301,11 @@ impl PersonView {
     /// only when `records::access` lets them read it.
     pub fn for_actor(m: person::Model, actor: &Actor) -> Self {
         let readable = |field: &str| access::may_read(actor, EntityKind::Person, field);
-        let (nhs, chain) = (readable("nhs_number"), readable("chain_id"));
+        let view = Self::from(m);
         Self {
-            id: m.id,
-            version: m.version,
-            name_quality: parse_stored(&m.name_quality).unwrap_or(NameQuality::NotCollected),
-            dob_quality: parse_stored(&m.dob_quality).unwrap_or(DobQuality::NotCollected),
-            gender: m.gender.as_deref().and_then(|g| parse_stored(g).ok()),
-            risk_flags: serde_json::from_str(&m.risk_flags).unwrap_or_default(),
-            nhs_number: m.nhs_number.filter(|_| nhs),
-            chain_id: m.chain_id.filter(|_| chain),
-            alias: m.alias,
-            initials: m.initials,
-            birth_year: m.birth_year,
-            birth_date: m.birth_date,
-            description: m.description,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
+            nhs_number: view.nhs_number.filter(|_| readable("nhs_number")),
+            chain_id: view.chain_id.filter(|_| readable("chain_id")),
+            ..view
         }
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use outpost_entity::{referral, referral_step};
-use poem_openapi::{Object, types::ToJSON};
+use poem_openapi::types::ToJSON;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -25,11 +25,8 @@ use super::{
     row,
     vocab::{ReferralStatus, ServiceType, Urgency},
 };
+use crate::sync::{EntityKind, editable::lock, feed::FeedEntry, scope, writer::BatchWriter};
 use crate::text::Text;
-use crate::{
-    domain::parse_stored,
-    sync::{EntityKind, editable::lock, feed::FeedEntry, scope, writer::BatchWriter},
-};
 
 fn reason(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejection> {
     match text(field, value, 2000)? {
@@ -275,92 +272,58 @@ impl SyncRecord for ReferralStep {
     }
 }
 
-/// A referral, as the API and the sync feed show it.
-#[derive(Object)]
-pub struct ReferralView {
-    /// Its id (generated on the device).
-    pub id: Uuid,
-    /// The server's version; send it as `base_version` or `If-Match`.
-    pub version: i64,
-    /// Who is referred.
-    pub person_id: Uuid,
-    /// To which partner service.
-    pub partner_service_id: Option<Uuid>,
-    /// The kind of service.
-    pub service_type: ServiceType,
-    /// Why.
-    pub reason: String,
-    /// How soon.
-    pub urgency: Urgency,
-    /// Whether the person consented to their details being shared.
-    pub consent_to_share: bool,
-    /// Where it is in its life (from the latest step).
-    pub status: ReferralStatus,
-    /// When the latest step happened.
-    pub status_at: DateTime<Utc>,
-    /// The site that made it.
-    pub site_id: Option<Uuid>,
-    /// When it was made (device time).
-    pub occurred_at: DateTime<Utc>,
-    /// Who made it.
-    pub recorded_by: Option<Uuid>,
-    /// When the server stored it.
-    pub created_at: DateTime<Utc>,
-    /// When the server last changed it.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<referral::Model> for ReferralView {
-    fn from(m: referral::Model) -> Self {
-        Self {
-            id: m.id,
-            version: m.version,
-            person_id: m.person_id,
-            partner_service_id: m.partner_service_id,
-            service_type: parse_stored(&m.service_type).unwrap_or(ServiceType::Welfare),
-            reason: m.reason,
-            urgency: parse_stored(&m.urgency).unwrap_or(Urgency::Routine),
-            consent_to_share: m.consent_to_share,
-            status: parse_stored(&m.status).unwrap_or(ReferralStatus::Draft),
-            status_at: m.status_at,
-            site_id: m.site_id,
-            occurred_at: m.occurred_at,
-            recorded_by: m.recorded_by,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
+crate::declare_view! {
+    /// A referral, as the API and the sync feed show it.
+    pub struct ReferralView from referral::Model {
+        /// Its id (generated on the device).
+        pub id: Uuid,
+        /// The server's version; send it as `base_version` or `If-Match`.
+        pub version: i64,
+        /// Who is referred.
+        pub person_id: Uuid,
+        /// To which partner service.
+        pub partner_service_id: Option<Uuid>,
+        /// The kind of service.
+        pub service_type: ServiceType,
+        /// Why.
+        pub reason: String,
+        /// How soon.
+        pub urgency: Urgency,
+        /// Whether the person consented to their details being shared.
+        pub consent_to_share: bool,
+        /// Where it is in its life (from the latest step).
+        pub status: ReferralStatus,
+        /// When the latest step happened.
+        pub status_at: DateTime<Utc>,
+        /// The site that made it.
+        pub site_id: Option<Uuid>,
+        /// When it was made (device time).
+        pub occurred_at: DateTime<Utc>,
+        /// Who made it.
+        pub recorded_by: Option<Uuid>,
+        /// When the server stored it.
+        pub created_at: DateTime<Utc>,
+        /// When the server last changed it.
+        pub updated_at: DateTime<Utc>,
     }
 }
 
-/// A step of a referral.
-#[derive(Object)]
-pub struct ReferralStepView {
-    /// Its id.
-    pub id: Uuid,
-    /// Always 1: steps are never edited.
-    pub version: i64,
-    /// The referral.
-    pub referral_id: Uuid,
-    /// The status it moved to.
-    pub status: ReferralStatus,
-    /// When (device time).
-    pub occurred_at: DateTime<Utc>,
-    /// A note (a reason for a decline, an outcome).
-    pub note: Option<String>,
-    /// Who recorded it.
-    pub recorded_by: Option<Uuid>,
-}
-
-impl From<referral_step::Model> for ReferralStepView {
-    fn from(m: referral_step::Model) -> Self {
-        Self {
-            id: m.id,
-            version: 1,
-            referral_id: m.referral_id,
-            status: parse_stored(&m.status).unwrap_or(ReferralStatus::Draft),
-            occurred_at: m.occurred_at,
-            note: m.note,
-            recorded_by: m.recorded_by,
-        }
+crate::declare_view! {
+    /// A step of a referral.
+    pub struct ReferralStepView from referral_step::Model {
+        /// Its id.
+        pub id: Uuid,
+        /// Always 1: steps are never edited.
+        pub version: i64 = 1,
+        /// The referral.
+        pub referral_id: Uuid,
+        /// The status it moved to.
+        pub status: ReferralStatus,
+        /// When (device time).
+        pub occurred_at: DateTime<Utc>,
+        /// A note (a reason for a decline, an outcome).
+        pub note: Option<String>,
+        /// Who recorded it.
+        pub recorded_by: Option<Uuid>,
     }
 }

@@ -4,14 +4,30 @@
 use poem_openapi::Enum;
 
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident {
+        $(#[$first_meta:meta])* $first:ident $(, $(#[$vmeta:meta])* $variant:ident)* $(,)?
+    }) => {
         $(#[$meta])*
         #[derive(
             Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
         )]
         #[oai(rename_all = "snake_case")]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
+        pub enum $name { $(#[$first_meta])* $first, $($(#[$vmeta])* $variant),* }
+
+        /// A view's value from its stored code (only this server writes
+        /// it; an unknown code, never expected, shows as the first value).
+        impl $crate::records::view::FromStored<String> for $name {
+            fn from_stored(stored: String) -> Self {
+                $crate::domain::parse_stored(&stored).unwrap_or($name::$first)
+            }
+        }
+
+        impl $crate::records::view::FromStored<Option<String>> for Option<$name> {
+            fn from_stored(stored: Option<String>) -> Self {
+                stored.and_then(|s| $crate::domain::parse_stored(&s).ok())
+            }
+        }
 
         impl $crate::records::fields::FieldValue for $name {
             fn check(
