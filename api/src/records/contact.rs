@@ -104,6 +104,8 @@ impl SyncRecord for Contact {
     type Entity = contact::Entity;
     type Row = contact::ActiveModel;
 
+    /// Without its kit lines: contacts are rendered with them by `render`,
+    /// which reads the lines of a page at once.
     fn view(model: contact::Model, _actor: &Actor) -> Option<Value> {
         ContactView::new(model, Vec::new()).to_json()
     }

@@ -136,9 +136,15 @@ pub fn normalise(
             }
             Some(Value::Null) if !spec.required && creating => {}
             Some(Value::Null) => return Err(Rejection::invalid(spec.name, "must not be null")),
-            Some(value) => {
-                out.insert(spec.name.to_owned(), (spec.check)(spec.name, value, ctx)?);
-            }
+            Some(value) => match (spec.check)(spec.name, value, ctx)? {
+                // A text that trims to nothing is null: refused where null is.
+                Value::Null if !spec.nullable => {
+                    return Err(Rejection::invalid(spec.name, "must not be empty"));
+                }
+                checked => {
+                    out.insert(spec.name.to_owned(), checked);
+                }
+            },
         }
     }
     Ok(out)

@@ -283,4 +283,25 @@ async fn checks_refuse_with_the_field_named() {
         refused(PERSON, json!({ "shoe_size": 9 }), true),
         (RejectionCode::UnknownField, "shoe_size".into())
     );
+    // Text that trims to nothing is null, so a field that cannot be null
+    // refuses it rather than storing nothing in a not-null column.
+    const NAMED: &[super::fields::FieldSpec] =
+        &[super::fields::FieldSpec::required("name", |f, v, _| super::fields::text(f, v, 10))];
+    assert_eq!(
+        refused(NAMED, json!({ "name": "   " }), true),
+        (RejectionCode::ValidationFailed, "name".into())
+    );
+}
+
+/// A stored code a view cannot read (never written by this server) shows
+/// as the vocabulary's fallback, not as a claim such as `full`.
+#[test]
+fn an_unreadable_code_shows_as_the_fallback() {
+    use super::{
+        view::FromStored,
+        vocab::{NameQuality, Severity},
+    };
+    assert_eq!(NameQuality::from_stored("garbage".to_owned()), NameQuality::NotCollected);
+    assert_eq!(Severity::from_stored("garbage".to_owned()), Severity::Moderate);
+    assert_eq!(Severity::from_stored("critical".to_owned()), Severity::Critical);
 }

@@ -4,7 +4,15 @@
 use poem_openapi::Enum;
 
 macro_rules! vocabulary {
+    // Without `else`, an unreadable stored code shows as the first value.
     ($(#[$meta:meta])* $name:ident {
+        $(#[$first_meta:meta])* $first:ident $(, $(#[$vmeta:meta])* $variant:ident)* $(,)?
+    }) => {
+        vocabulary!($(#[$meta])* $name else $first {
+            $(#[$first_meta])* $first $(, $(#[$vmeta])* $variant)*
+        });
+    };
+    ($(#[$meta:meta])* $name:ident else $fallback:ident {
         $(#[$first_meta:meta])* $first:ident $(, $(#[$vmeta:meta])* $variant:ident)* $(,)?
     }) => {
         $(#[$meta])*
@@ -16,10 +24,10 @@ macro_rules! vocabulary {
         pub enum $name { $(#[$first_meta])* $first, $($(#[$vmeta])* $variant),* }
 
         /// A view's value from its stored code (only this server writes
-        /// it; an unknown code, never expected, shows as the first value).
+        /// it; an unknown code, never expected, shows as the fallback).
         impl $crate::records::view::FromStored<String> for $name {
             fn from_stored(stored: String) -> Self {
-                $crate::domain::parse_stored(&stored).unwrap_or($name::$first)
+                $crate::domain::parse_stored(&stored).unwrap_or($name::$fallback)
             }
         }
 
@@ -43,7 +51,7 @@ macro_rules! vocabulary {
 
 vocabulary!(
     /// How good the recorded name is (as HMIS records it).
-    NameQuality {
+    NameQuality else NotCollected {
         /// Full legal name given.
         Full,
         /// Part of a name.
@@ -59,7 +67,7 @@ vocabulary!(
 
 vocabulary!(
     /// How good the recorded date or year of birth is.
-    DobQuality {
+    DobQuality else NotCollected {
         /// Exact date given.
         Full,
         /// Approximate (a year, or an estimate).
@@ -191,7 +199,7 @@ vocabulary!(
 
 vocabulary!(
     /// The kind of incident.
-    IncidentType {
+    IncidentType else MedicalEmergency {
         /// Suspected overdose.
         SuspectedOverdose,
         /// Naloxone administered.
@@ -219,7 +227,7 @@ vocabulary!(
 
 vocabulary!(
     /// How serious an incident was.
-    Severity {
+    Severity else Moderate {
         /// Low.
         Low,
         /// Moderate.
@@ -251,7 +259,7 @@ vocabulary!(
 
 vocabulary!(
     /// The kind of service a referral goes to.
-    ServiceType {
+    ServiceType else Welfare {
         /// Drug and alcohol treatment.
         DrugAlcoholTreatment,
         /// A GP.
