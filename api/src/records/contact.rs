@@ -127,8 +127,8 @@ impl SyncRecord for Contact {
         {
             workers.insert(0, me);
         }
-        let row = row::recorded(id, actor, ctx.now, SPECS, &all)?;
-        let lines = lines
+        let row: contact::ActiveModel = row::recorded(id, actor, ctx.now, SPECS, &all)?;
+        let lines: Vec<kit_line::ActiveModel> = lines
             .as_array()
             .map(|lines| {
                 lines
@@ -147,7 +147,8 @@ impl SyncRecord for Contact {
             })
             .unwrap_or_default();
         let site = uuid_of(&all, "site_id");
-        w.contact(row, lines);
+        w.insert(EntityKind::Contact, [row]);
+        w.insert_dependants(EntityKind::Contact, lines);
         w.change(FeedEntry::upsert(EntityKind::Contact, id, 1).at_site(site, actor.user_id));
         Ok(())
     }

@@ -94,8 +94,8 @@ impl SyncRecord for Incident {
         fields: Map<String, Value>,
     ) -> Result<(), ApplyError> {
         let all = with_defaults(SPECS, fields);
-        let row = row::recorded(id, &ctx.actor, ctx.now, SPECS, &all)?;
-        w.incident(row);
+        let row: incident::ActiveModel = row::recorded(id, &ctx.actor, ctx.now, SPECS, &all)?;
+        w.insert(EntityKind::Incident, [row]);
         let site = uuid_of(&all, "site_id");
         w.change(FeedEntry::upsert(EntityKind::Incident, id, 1).at_site(site, ctx.actor.user_id));
         Ok(())

@@ -123,7 +123,7 @@ impl SyncRecord for Person {
             ..Default::default()
         };
         row::set_fields(&mut row, SPECS, &all)?;
-        w.person(row);
+        w.insert(EntityKind::Person, [row]);
         w.revision(&ctx.actor, EntityKind::Person, id, 1, &all);
         w.change(FeedEntry::upsert(EntityKind::Person, id, 1));
         ctx.persons.insert(id);

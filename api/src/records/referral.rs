@@ -146,8 +146,8 @@ impl SyncRecord for Referral {
         };
         let site = uuid_of(&all, "site_id");
         let step_id = first_step.id.clone().unwrap();
-        w.referral(row);
-        w.step(first_step);
+        w.insert(EntityKind::Referral, [row]);
+        w.insert_dependants(EntityKind::Referral, [first_step]);
         w.revision(actor, EntityKind::Referral, id, 1, &editable);
         w.change(FeedEntry::upsert(EntityKind::Referral, id, 1).at_site(site, actor.user_id));
         w.change(

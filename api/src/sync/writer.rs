@@ -2,11 +2,16 @@
 //! multi-row inserts instead of one statement per record: that is most of
 //! what makes a 100-contact push cheap.
 
-use outpost_entity::{
-    contact, incident, kit_line, person, record_revision, referral, referral_step, sync_conflict,
-    sync_mutation,
+use std::{
+    any::{Any, TypeId},
+    collections::BTreeMap,
 };
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+
+use outpost_entity::{record_revision, sync_conflict, sync_mutation};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QueryTrait, Set,
+    sea_query::InsertStatement,
+};
 use uuid::Uuid;
 
 use super::{
@@ -16,15 +21,37 @@ use super::{
 };
 use crate::caller::Actor;
 
+/// Rows of one table waiting for a multi-row insert.
+trait Pending: Send {
+    fn as_any(&mut self) -> &mut dyn Any;
+    /// The inserts for the rows queued so far, which leave the queue.
+    fn take_inserts(&mut self) -> Vec<InsertStatement>;
+}
+
+struct Rows<A>(Vec<A>);
+
+impl<A: ActiveModelTrait + Clone + Send + 'static> Pending for Rows<A> {
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn take_inserts(&mut self) -> Vec<InsertStatement> {
+        std::mem::take(&mut self.0)
+            .chunks(CHUNK)
+            .map(|chunk| <A::Entity as EntityTrait>::insert_many(chunk.to_vec()).into_query())
+            .collect()
+    }
+}
+
+/// Where a table's rows go in the flush: in the order of the kinds
+/// (`EntityKind::ALL`, so a record goes in after those it refers to), a
+/// kind's own rows before its dependants' (a contact before its kit lines).
+type Slot = (usize, u8, TypeId);
+
 /// Pending rows of one batch.
 #[derive(Default)]
 pub struct BatchWriter {
-    persons: Vec<person::ActiveModel>,
-    contacts: Vec<contact::ActiveModel>,
-    kit_lines: Vec<kit_line::ActiveModel>,
-    incidents: Vec<incident::ActiveModel>,
-    referrals: Vec<referral::ActiveModel>,
-    steps: Vec<referral_step::ActiveModel>,
+    records: BTreeMap<Slot, Box<dyn Pending>>,
     revisions: Vec<record_revision::ActiveModel>,
     conflicts: Vec<sync_conflict::ActiveModel>,
     mutations: Vec<sync_mutation::ActiveModel>,
@@ -32,30 +59,39 @@ pub struct BatchWriter {
 }
 
 impl BatchWriter {
-    /// Queues a new person.
-    pub fn person(&mut self, row: person::ActiveModel) {
-        self.persons.push(row);
+    /// Queues new rows of a `kind` record.
+    pub fn insert<A: ActiveModelTrait + Clone + Send + 'static>(
+        &mut self,
+        kind: EntityKind,
+        rows: impl IntoIterator<Item = A>,
+    ) {
+        self.queue(kind, 0, rows);
     }
 
-    /// Queues a new contact and its kit lines.
-    pub fn contact(&mut self, row: contact::ActiveModel, lines: Vec<kit_line::ActiveModel>) {
-        self.contacts.push(row);
-        self.kit_lines.extend(lines);
+    /// Queues rows that belong to `kind` records queued before (a
+    /// contact's kit lines): they go in after them.
+    pub fn insert_dependants<A: ActiveModelTrait + Clone + Send + 'static>(
+        &mut self,
+        kind: EntityKind,
+        rows: impl IntoIterator<Item = A>,
+    ) {
+        self.queue(kind, 1, rows);
     }
 
-    /// Queues a new incident.
-    pub fn incident(&mut self, row: incident::ActiveModel) {
-        self.incidents.push(row);
-    }
-
-    /// Queues a new referral.
-    pub fn referral(&mut self, row: referral::ActiveModel) {
-        self.referrals.push(row);
-    }
-
-    /// Queues a new referral step.
-    pub fn step(&mut self, row: referral_step::ActiveModel) {
-        self.steps.push(row);
+    fn queue<A: ActiveModelTrait + Clone + Send + 'static>(
+        &mut self,
+        kind: EntityKind,
+        tier: u8,
+        rows: impl IntoIterator<Item = A>,
+    ) {
+        let order = EntityKind::ALL.iter().position(|k| *k == kind).unwrap_or(usize::MAX);
+        let slot = self
+            .records
+            .entry((order, tier, TypeId::of::<A>()))
+            .or_insert_with(|| Box::new(Rows::<A>(Vec::new())));
+        if let Some(queued) = slot.as_any().downcast_mut::<Rows<A>>() {
+            queued.0.extend(rows);
+        }
     }
 
     /// Queues a revision of an editable record.
@@ -116,12 +152,11 @@ impl BatchWriter {
     /// Writes the queued creates, so later mutations of the batch can read
     /// and lock them.
     pub async fn flush_records<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), DbErr> {
-        insert_all(db, std::mem::take(&mut self.persons)).await?;
-        insert_all(db, std::mem::take(&mut self.contacts)).await?;
-        insert_all(db, std::mem::take(&mut self.kit_lines)).await?;
-        insert_all(db, std::mem::take(&mut self.incidents)).await?;
-        insert_all(db, std::mem::take(&mut self.referrals)).await?;
-        insert_all(db, std::mem::take(&mut self.steps)).await?;
+        for pending in self.records.values_mut() {
+            for insert in pending.take_inserts() {
+                db.execute(&insert).await?;
+            }
+        }
         insert_all(db, std::mem::take(&mut self.revisions)).await?;
         insert_all(db, std::mem::take(&mut self.conflicts)).await
     }
@@ -139,14 +174,17 @@ impl BatchWriter {
     }
 }
 
-/// Multi-row inserts in chunks that stay under the bind-parameter limits of
-/// SQLite (32,766) and Postgres (65,535).
+/// Rows per multi-row insert: under the bind-parameter limits of SQLite
+/// (32,766) and Postgres (65,535) for every table's width.
+const CHUNK: usize = 400;
+
+/// Multi-row inserts in chunks of [`CHUNK`].
 async fn insert_all<C, A>(db: &C, rows: Vec<A>) -> Result<(), DbErr>
 where
     C: ConnectionTrait,
     A: sea_orm::ActiveModelTrait + Clone + Send,
 {
-    for chunk in rows.chunks(400) {
+    for chunk in rows.chunks(CHUNK) {
         <A::Entity as EntityTrait>::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
     }
     Ok(())
