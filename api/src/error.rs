@@ -137,11 +137,6 @@ impl ApiError {
         Self::Forbidden(Json(Problem::new(StatusCode::FORBIDDEN, code, detail.into())))
     }
 
-    /// 400 with a stable code.
-    pub fn bad_request(code: &str, detail: impl Into<String>) -> Self {
-        Self::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, code, detail.into())))
-    }
-
     /// 410 with a stable code.
     pub fn gone(code: &str, detail: impl Into<String>) -> Self {
         Self::Gone(Json(Problem::new(StatusCode::GONE, code, detail.into())))

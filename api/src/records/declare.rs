@@ -118,11 +118,8 @@ macro_rules! declare_fields {
         $crate::declare_fields!(@create $head $push_only [$($acc)* $($meta)* pub $f: $t,]
             $($rest)*);
     };
-    (@create_field fixed_required $head:tt $push_only:tt [$($acc:tt)*]
-        [$($meta:tt)*] $f:ident [$t:ty] $($rest:tt)*
-    ) => {
-        $crate::declare_fields!(@create $head $push_only [$($acc)* $($meta)* pub $f: $t,]
-            $($rest)*);
+    (@create_field fixed_required $($rest:tt)*) => {
+        $crate::declare_fields!(@create_field required $($rest)*);
     };
     (@create_field $mode:ident $head:tt $push_only:tt [$($acc:tt)*]
         [$($meta:tt)*] $f:ident [$t:ty] $($rest:tt)*
@@ -152,13 +149,9 @@ macro_rules! declare_fields {
             $($meta)* #[oai(nullable)] pub $f: poem_openapi::types::MaybeUndefined<$t>,
         ] $($rest)*);
     };
-    (@update_field required $head:tt [$($acc:tt)*] [$($meta:tt)*] $f:ident [$t:ty]
-        $($rest:tt)*
-    ) => {
-        $crate::declare_fields!(@update $head [$($acc)*
-            $($meta)* #[doc = ""] #[doc = "`null` leaves it as it is."]
-            #[oai(nullable, skip_serializing_if_is_none)] pub $f: Option<$t>,
-        ] $($rest)*);
+    // A field a create must carry is, on an update, one it may leave out.
+    (@update_field required $($rest:tt)*) => {
+        $crate::declare_fields!(@update_field optional $($rest)*);
     };
     (@update_field optional $head:tt [$($acc:tt)*] [$($meta:tt)*] $f:ident [$t:ty]
         $($rest:tt)*

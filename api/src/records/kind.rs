@@ -10,7 +10,7 @@ use std::future::Future;
 
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter,
+    IntoActiveModel, ModelTrait, QueryFilter,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -134,9 +134,10 @@ pub trait SyncRecord: Send + Sync + 'static {
     }
 }
 
-/// The fields a caller needs to see identifiers to read or write.
-pub fn restricted<R: SyncRecord>() -> impl Iterator<Item = &'static str> {
-    R::FIELDS.iter().filter(|s| s.restricted).map(|s| s.name)
+/// The fields a `kind` record declares (none for the kinds that are not
+/// synced records).
+pub fn fields(kind: EntityKind) -> &'static [FieldSpec] {
+    crate::with_record!(kind, R => R::FIELDS, else &[])
 }
 
 /// The fields an update of `R` may change (none for the kinds never
@@ -168,20 +169,19 @@ pub async fn render_rows<R: SyncRecord + ?Sized, C: ConnectionTrait>(
     ids: Vec<Uuid>,
 ) -> Result<Vec<(Uuid, Value)>, DbErr> {
     let org = row::column::<R::Entity>("organisation_id")?;
-    let id = row::column::<R::Entity>("id")?;
+    let id_column = row::column::<R::Entity>("id")?;
     let rows = R::Entity::find()
         .filter(org.eq(actor.organisation_id))
-        .filter(id.is_in(ids))
+        .filter(id_column.is_in(ids))
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for model in rows {
-        let id = row::uuid_of(&model, "id")?.unwrap_or_default();
-        if let Some(view) = R::view(model, actor) {
-            out.push((id, view));
-        }
-    }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .filter_map(|model| {
+            let sea_orm::Value::Uuid(Some(id)) = model.get(id_column) else { return None };
+            R::view(model, actor).map(|view| (id, view))
+        })
+        .collect())
 }
 
 /// Maps an [`EntityKind`] to its [`SyncRecord`] definition: runs `$body`
