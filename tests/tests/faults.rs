@@ -11,6 +11,9 @@
 #[path = "faults/support.rs"]
 mod support;
 
+#[path = "faults/sockets.rs"]
+mod sockets;
+
 use std::{
     collections::HashSet,
     sync::{

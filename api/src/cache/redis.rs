@@ -9,7 +9,9 @@ use std::{
     time::Duration,
 };
 
-use redis::{AsyncCommands, Client, aio::ConnectionManager, aio::ConnectionManagerConfig};
+use redis::{
+    AsyncCommands, Client, IntoConnectionInfo, aio::ConnectionManager, aio::ConnectionManagerConfig,
+};
 
 use super::{CIRCUIT_OPEN_FOR, CacheError, CacheHealth};
 
@@ -54,7 +56,12 @@ impl RedisCache {
     }
 
     pub(super) fn new(url: &str, prefix: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let client = Client::open(url)?;
+        // redis-rs leaves Nagle on by default: a command written in two
+        // parts would wait for Redis's delayed ACK (tests/faults/sockets.rs).
+        let info = url
+            .into_connection_info()?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = Client::open(info)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))

@@ -12,7 +12,7 @@ mod redis_server;
 
 pub use client::{Outcome, Remote};
 pub use postgres::PrivatePostgres;
-pub use process::ServerProcess;
+pub use process::{Launch, ServerProcess};
 pub use redis_server::PrivateRedis;
 
 use std::{net::TcpListener, time::Duration};

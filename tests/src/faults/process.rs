@@ -9,6 +9,17 @@ use std::{
 
 use outpost_api::config::Config;
 
+/// How to launch the server beyond its configuration.
+#[derive(Debug, Default, Clone)]
+pub struct Launch {
+    /// A command (and its arguments) to run the server under, e.g.
+    /// `strace -f -o FILE`; it is given the program and its arguments
+    /// after its own.
+    pub wrapper: Vec<String>,
+    /// More `OUTPOST_*` settings (name, value).
+    pub env: Vec<(String, String)>,
+}
+
 /// A running `outpost serve` process.
 pub struct ServerProcess {
     child: Child,
@@ -22,10 +33,22 @@ impl ServerProcess {
     /// and waits until it answers `/healthz`. `program` is the test crate's
     /// `outpost-under-test` binary (`env!("CARGO_BIN_EXE_outpost-under-test")`).
     pub async fn start(program: &str, config: &Config) -> Self {
+        Self::start_with(program, config, &Launch::default()).await
+    }
+
+    /// As [`ServerProcess::start`], launched as `launch` says.
+    pub async fn start_with(program: &str, config: &Config, launch: &Launch) -> Self {
         let port = super::free_port();
         let log = std::env::temp_dir().join(format!("outpost-process-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("create the server log");
-        let mut command = Command::new(program);
+        let mut command = match launch.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg(program);
+                command
+            }
+            None => Command::new(program),
+        };
         command.args(["serve", "--demo"]);
         // Only what this test sets: nothing leaks in from the environment.
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("OUTPOST_")) {
@@ -43,7 +66,8 @@ impl ServerProcess {
                 "OUTPOST_PASSWORD_HASHING__ITERATIONS",
                 config.password_hashing.iterations.to_string(),
             )
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(launch.env.iter().map(|(k, v)| (k, v)));
         if let Some(url) = &config.database_url {
             command.env("OUTPOST_DATABASE_URL", url);
         }
@@ -86,6 +110,11 @@ impl ServerProcess {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Whether the process has exited (reaping it if so).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// The process id, e.g. to read its memory from `/proc/<pid>/status`.
