@@ -16,6 +16,7 @@ mod api {
     mod reference;
     mod rest_writes;
     mod roles;
+    mod schema_rules;
     mod sessions;
     mod sites;
     mod spec;
