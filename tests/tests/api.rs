@@ -12,6 +12,7 @@ mod api {
     mod drift;
     mod errors;
     mod examples;
+    mod plans;
     mod records;
     mod reference;
     mod rest_writes;

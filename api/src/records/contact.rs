@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use outpost_entity::{contact, kit_line};
 use poem_openapi::{Object, types::ToJSON};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ConnectionTrait, DbErr, Set};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -20,6 +20,7 @@ use super::{
         with_defaults,
     },
     kind::{Changes, SyncRecord},
+    lookup::ByKeys,
     rejection::ApplyError,
     row,
     vocab::{ContactType, Intervention, KnownBy, LivingSituation},
@@ -159,16 +160,16 @@ impl SyncRecord for Contact {
         actor: &Actor,
         ids: &[Uuid],
     ) -> Result<Vec<(Uuid, Value)>, DbErr> {
-        let contacts = contact::Entity::find()
-            .filter(contact::Column::OrganisationId.eq(actor.organisation_id))
-            .filter(contact::Column::Id.is_in(ids.iter().copied()))
-            .all(db)
+        let org = actor.organisation_id;
+        let contacts = ByKeys::<contact::Entity>::new(contact::Column::Id)
+            .in_organisation(contact::Column::OrganisationId, org)
+            .models(db, ids)
             .await?;
         let mut lines: HashMap<Uuid, Vec<kit_line::Model>> = HashMap::new();
-        for line in kit_line::Entity::find()
-            .filter(kit_line::Column::ContactId.is_in(ids.iter().copied()))
-            .order_by_asc(kit_line::Column::Position)
-            .all(db)
+        for line in ByKeys::<kit_line::Entity>::new(kit_line::Column::ContactId)
+            .in_organisation(kit_line::Column::OrganisationId, org)
+            .ordered_by(kit_line::Column::Position)
+            .models(db, ids)
             .await?
         {
             lines.entry(line.contact_id).or_default().push(line);

@@ -9,8 +9,8 @@ use crate::caller::Actor;
 use std::future::Future;
 
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, ModelTrait, QueryFilter,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    ModelTrait,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::{
     context::BatchContext,
     fields::FieldSpec,
+    lookup::ByKeys,
     rejection::{ApplyError, Rejection, RejectionCode},
     row,
 };
@@ -170,10 +171,9 @@ pub async fn render_rows<R: SyncRecord + ?Sized, C: ConnectionTrait>(
 ) -> Result<Vec<(Uuid, Value)>, DbErr> {
     let org = row::column::<R::Entity>("organisation_id")?;
     let id_column = row::column::<R::Entity>("id")?;
-    let rows = R::Entity::find()
-        .filter(org.eq(actor.organisation_id))
-        .filter(id_column.is_in(ids))
-        .all(db)
+    let rows = ByKeys::<R::Entity>::new(id_column)
+        .in_organisation(org, actor.organisation_id)
+        .models(db, &ids)
         .await?;
     Ok(rows
         .into_iter()

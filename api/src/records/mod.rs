@@ -10,6 +10,7 @@ pub mod declare;
 pub mod fields;
 pub mod incident;
 pub mod kind;
+pub mod lookup;
 pub mod person;
 pub mod reference;
 pub mod referral;

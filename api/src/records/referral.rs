@@ -11,7 +11,7 @@ use outpost_entity::{referral, referral_step};
 use poem_openapi::types::ToJSON;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, Set,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -21,6 +21,7 @@ use super::{
     context::BatchContext,
     fields::{FieldSpec, Rejection, RejectionCode, text, uuid_of, with_defaults},
     kind::{Changes, SyncRecord},
+    lookup::ByKeys,
     rejection::ApplyError,
     row,
     vocab::{ReferralStatus, ServiceType, Urgency},
@@ -173,19 +174,13 @@ impl SyncRecord for Referral {
         organisation_id: Uuid,
         ids: &[Uuid],
     ) -> Result<Vec<(EntityKind, Uuid, i64)>, DbErr> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(500) {
-            let steps: Vec<Uuid> = referral_step::Entity::find()
-                .select_only()
-                .column(referral_step::Column::Id)
-                .filter(referral_step::Column::OrganisationId.eq(organisation_id))
-                .filter(referral_step::Column::ReferralId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(db)
+        let steps: Vec<Uuid> =
+            ByKeys::<referral_step::Entity>::new(referral_step::Column::ReferralId)
+                .in_organisation(referral_step::Column::OrganisationId, organisation_id)
+                .columns(vec![referral_step::Column::Id])
+                .tuples(db, ids)
                 .await?;
-            out.extend(steps.into_iter().map(|id| (EntityKind::ReferralStep, id, 1)));
-        }
-        Ok(out)
+        Ok(steps.into_iter().map(|id| (EntityKind::ReferralStep, id, 1)).collect())
     }
 
     /// Its steps move with it.

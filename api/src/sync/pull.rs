@@ -7,7 +7,7 @@
 //! ends there has skipped nothing, and the next pull starts after it.
 
 use outpost_entity::sync_change;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use uuid::Uuid;
 
 use super::{EntityKind, SyncError, SyncResult, cursor::Cursor, feed, render};
@@ -91,15 +91,7 @@ pub async fn pull(
         }
     };
 
-    let rows = sync_change::Entity::find()
-        .filter(sync_change::Column::OrganisationId.eq(org))
-        .filter(sync_change::Column::Seq.gt(after))
-        .filter(sync_change::Column::Seq.lte(last_seq))
-        .filter(scope(actor))
-        .order_by_asc(sync_change::Column::Seq)
-        .limit(limit + 1)
-        .all(&state.db)
-        .await?;
+    let rows = feed_page(actor, after, last_seq, limit).all(&state.db).await?;
     let has_more = rows.len() as u64 > limit;
     let rows: Vec<sync_change::Model> = rows.into_iter().take(limit as usize).collect();
     let next = if has_more { rows.last().map(|r| r.seq).unwrap_or(after) } else { last_seq };
@@ -129,6 +121,24 @@ pub async fn pull(
         .collect::<SyncResult<Vec<_>>>()?;
     let cursor = Cursor { organisation_id: org, seq: next, role: role_name(actor) }.encode();
     Ok(Ok(PullPage { changes, cursor, has_more }))
+}
+
+/// The query of a page: the entries in `actor`'s scope numbered after
+/// `after` up to `last_seq`, one more than `limit` (to tell whether more
+/// are waiting). A range of the feed's primary key.
+pub fn feed_page(
+    actor: &Actor,
+    after: i64,
+    last_seq: i64,
+    limit: u64,
+) -> Select<sync_change::Entity> {
+    sync_change::Entity::find()
+        .filter(sync_change::Column::OrganisationId.eq(actor.organisation_id))
+        .filter(sync_change::Column::Seq.gt(after))
+        .filter(sync_change::Column::Seq.lte(last_seq))
+        .filter(scope(actor))
+        .order_by_asc(sync_change::Column::Seq)
+        .limit(limit + 1)
 }
 
 /// The feed entries `actor` may receive.

@@ -20,8 +20,7 @@ use std::{
 
 use outpost_entity::sync_mutation;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -37,6 +36,7 @@ use crate::{
         access,
         context::BatchContext,
         kind::SyncRecord,
+        lookup::ByKeys,
         rejection::{ApplyError, Rejection, RejectionCode},
         row,
     },
@@ -212,11 +212,10 @@ async fn replay_from_log<C: ConnectionTrait>(
         pending.iter().map(|&i| (mutations[i].mutation_id, i)).collect();
     let ids: Vec<Uuid> = index.keys().copied().collect();
     let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let logged = sync_mutation::Entity::find()
-            .filter(sync_mutation::Column::OrganisationId.eq(actor.organisation_id))
-            .filter(sync_mutation::Column::MutationId.is_in(chunk.iter().copied()))
-            .all(db)
+    {
+        let logged = ByKeys::<sync_mutation::Entity>::new(sync_mutation::Column::MutationId)
+            .keyed_within_organisation(sync_mutation::Column::OrganisationId, actor.organisation_id)
+            .models(db, &ids)
             .await?;
         for row in logged {
             let i = index[&row.mutation_id];
@@ -418,12 +417,9 @@ async fn existing_records<'m, C: ConnectionTrait>(
     }
     let mut found = HashMap::new();
     for (kind, ids) in by_kind {
-        for chunk in ids.chunks(500) {
-            let ids = chunk.to_vec();
-            let rows = crate::with_record!(kind, R => existing_of::<R, C>(db, ids).await?,
-                else Vec::new());
-            found.extend(rows.into_iter().map(|(id, org, v)| ((kind, id), (org, v))));
-        }
+        let rows = crate::with_record!(kind, R => existing_of::<R, C>(db, &ids).await?,
+            else Vec::new());
+        found.extend(rows.into_iter().map(|(id, org, v)| ((kind, id), (org, v))));
     }
     Ok(found)
 }
@@ -432,16 +428,17 @@ async fn existing_records<'m, C: ConnectionTrait>(
 /// kinds stored without versions (appended, never changed) are at 1.
 async fn existing_of<R: SyncRecord, C: ConnectionTrait>(
     db: &C,
-    ids: Vec<Uuid>,
+    ids: &[Uuid],
 ) -> Result<Vec<(Uuid, Uuid, i64)>, DbErr> {
     let col = |name| row::column::<R::Entity>(name);
     let (id, org) = (col("id")?, col("organisation_id")?);
-    let query = R::Entity::find().select_only().column(id).column(org).filter(id.is_in(ids));
+    // Every organisation: an id taken elsewhere is refused, not created.
+    let lookup = ByKeys::<R::Entity>::new(id);
     match col("version") {
-        Ok(version) => query.column(version).into_tuple::<(Uuid, Uuid, i64)>().all(db).await,
-        Err(_) => Ok(query
-            .into_tuple::<(Uuid, Uuid)>()
-            .all(db)
+        Ok(version) => lookup.columns(vec![id, org, version]).tuples(db, ids).await,
+        Err(_) => Ok(lookup
+            .columns(vec![id, org])
+            .tuples::<(Uuid, Uuid), C>(db, ids)
             .await?
             .into_iter()
             .map(|(id, org)| (id, org, 1))

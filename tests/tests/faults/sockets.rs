@@ -71,7 +71,11 @@ async fn every_socket_of_the_server_has_no_delay() {
     };
     let (with_no_delay, without) = read_trace(&text, &ports);
     assert!(without.is_empty(), "sockets without TCP_NODELAY: {without:?}\n{text}");
-    assert!(with_no_delay.get(&Peer::Client).copied().unwrap_or(0) > 0, "no accepted socket seen");
+    let accepts: Vec<&str> = text.lines().filter(|l| l.contains("accept")).collect();
+    assert!(
+        with_no_delay.get(&Peer::Client).copied().unwrap_or(0) > 0,
+        "no accepted socket seen: {accepts:?}"
+    );
     if ports.database.is_some() {
         assert!(with_no_delay.get(&Peer::Database).copied().unwrap_or(0) > 0, "no database socket");
     }
@@ -114,9 +118,26 @@ fn read_trace(text: &str, ports: &Ports) -> (HashMap<Peer, usize>, Vec<(i64, Pee
     let mut open: HashMap<i64, Peer> = HashMap::new();
     let mut with_no_delay: HashMap<Peer, usize> = HashMap::new();
     let mut without = Vec::new();
+    // With several threads, strace splits a call another thread's output
+    // interrupts: `PID accept4(7, <unfinished ...>`, later
+    // `PID <... accept4 resumed>{...}, ...) = 12`. Joined here by thread.
+    let mut unfinished: HashMap<&str, &str> = HashMap::new();
+    let mut joined = Vec::new();
     for line in text.lines() {
-        // `PID syscall(args) = result`
-        let call = line.split_once(' ').map_or(line, |(_, rest)| rest);
+        // strace pads the pid to five columns.
+        let (pid, call) = line.split_once(' ').unwrap_or(("", line));
+        let call = call.trim_start();
+        if let Some(start) = call.strip_suffix("<unfinished ...>") {
+            unfinished.insert(pid, start);
+        } else if let Some((_, rest)) = call.split_once(" resumed>") {
+            joined.push(format!("{}{rest}", unfinished.remove(pid).unwrap_or_default()));
+        } else {
+            joined.push(call.to_owned());
+        }
+    }
+    for call in &joined {
+        // `syscall(args) = result`
+        let call = call.as_str();
         let (name, args) = call.split_once('(').unwrap_or((call, ""));
         let result = call.rsplit_once(" = ").map_or("", |(_, result)| result);
         let first_arg = || args.split(',').next().and_then(|fd| fd.trim().parse::<i64>().ok());
