@@ -27,6 +27,34 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
     Ok(Database::connect(options).await?)
 }
 
+/// Connections for reads outside a write. SQLite serialises everything on
+/// its one connection, so 20 devices pulling at once queued behind each
+/// other and behind every push; WAL lets readers work beside the writer,
+/// so a file database gets a pool of read-only connections (one per core,
+/// two to eight). An in-memory database is private to its connection, and
+/// Postgres's pool serves both already: those read through `writer`.
+pub async fn connect_reads(
+    url: &str,
+    writer: &DatabaseConnection,
+) -> anyhow::Result<DatabaseConnection> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !url.starts_with("sqlite:") || in_memory {
+        return Ok(writer.clone());
+    }
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .max_connections(cores.clamp(2, 8) as u32)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.read_only(true).busy_timeout(Duration::from_secs(10)).foreign_keys(true)
+        });
+    Ok(Database::connect(options).await?)
+}
+
 /// Creates the Postgres database `url` names when it does not exist yet
 /// (a fresh server has only `postgres`), when the role may; otherwise says
 /// exactly what to run.

@@ -15,8 +15,10 @@ use crate::{
 
 /// Connects to the database (running migrations) and to the cache.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let db = db::connect(&config.effective_database_url(), config.database_max_connections).await?;
+    let url = config.effective_database_url();
+    let db = db::connect(&url, config.database_max_connections).await?;
     db::migrate(&db).await?;
+    let reads = db::connect_reads(&url, &db).await?;
     let cache = Cache::new(
         config.redis_url.as_deref(),
         &config.redis_key_prefix,
@@ -24,6 +26,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     )?;
     Ok(AppState {
         db,
+        reads,
         cache,
         local_counters: MemoryCache::new(&config.redis_key_prefix),
         config: Arc::new(config),

@@ -13,8 +13,13 @@ use crate::{
 /// Shared server state; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database: the truth for everything that must last.
+    /// The database: the truth for everything that must last. Writes and
+    /// reads inside a write go here.
     pub db: DatabaseConnection,
+    /// Reads outside any write (a pull, the caller's sites): on SQLite a
+    /// pool of read-only connections beside the one writer, which WAL lets
+    /// read while it writes; on Postgres the same pool as `db`.
+    pub reads: DatabaseConnection,
     /// Redis, or the in-process stand-in.
     pub cache: Cache,
     /// Where rate-limit counters go while Redis is down.

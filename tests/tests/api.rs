@@ -13,6 +13,7 @@ mod api {
     mod errors;
     mod examples;
     mod plans;
+    mod reads;
     mod records;
     mod reference;
     mod rest_writes;

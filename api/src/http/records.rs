@@ -37,7 +37,7 @@ pub async fn caller_and_actor(
 ) -> ApiResult<(Caller, Actor)> {
     let caller = security::caller(state, auth).await?;
     caller.require(permission)?;
-    let actor = Actor::of(&state.db, &caller).await?;
+    let actor = Actor::of(&state.reads, &caller).await?;
     Ok((caller, actor))
 }
 

@@ -98,7 +98,7 @@ pub struct SyncApi;
 async fn actor(state: &AppState, auth: &Credentials, permission: Permission) -> ApiResult<Actor> {
     let caller = security::caller(state, auth).await?;
     caller.require(permission)?;
-    Ok(Actor::of(&state.db, &caller).await?)
+    Ok(Actor::of(&state.reads, &caller).await?)
 }
 
 #[OpenApi(tag = "ApiTags::Sync")]
@@ -158,7 +158,7 @@ impl SyncApi {
     ) -> ApiResult<Json<PullResponse>> {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ReadRecords)?;
-        let actor = Actor::of(&state.db, &caller).await?;
+        let actor = Actor::of(&state.reads, &caller).await?;
         // The validator keeps it within 1..=1000.
         let limit = limit.0.unwrap_or(500);
         let page = match pull::pull(&state, &actor, cursor.0.as_deref(), limit).await? {

@@ -67,7 +67,7 @@ pub async fn pull(
     limit: u64,
 ) -> SyncResult<Result<PullPage, CursorRefusal>> {
     let org = actor.organisation_id;
-    let (last_seq, horizon) = feed::counter(&state.db, org).await?;
+    let (last_seq, horizon) = feed::counter(&state.reads, org).await?;
     let after = match cursor {
         None => 0,
         Some(text) => {
@@ -91,12 +91,12 @@ pub async fn pull(
         }
     };
 
-    let rows = feed_page(actor, after, last_seq, limit).all(&state.db).await?;
+    let rows = feed_page(actor, after, last_seq, limit).all(&state.reads).await?;
     let has_more = rows.len() as u64 > limit;
     let rows: Vec<sync_change::Model> = rows.into_iter().take(limit as usize).collect();
     let next = if has_more { rows.last().map(|r| r.seq).unwrap_or(after) } else { last_seq };
 
-    let records = render::records(&state.db, actor, &rows).await?;
+    let records = render::records(&state.reads, actor, &rows).await?;
     let changes = rows
         .into_iter()
         .map(|row| {

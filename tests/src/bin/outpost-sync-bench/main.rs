@@ -97,9 +97,10 @@ async fn main() -> anyhow::Result<()> {
         report.push_ceiling(&ceiling);
         let ceiling = raw.pull_ceiling(setup.organisation_id).await?;
         report.pull_ceiling(&ceiling);
-        let plans = raw.plans(&setup).await?;
+        let plans =
+            plans::explain(config.database_url.as_deref().unwrap_or_default(), &setup).await?;
         plans.print();
-        if plans.any_sequential() {
+        if plans.any_full_scan() {
             report.note("a hot statement scans a whole table: see the plans above".into());
         }
     }

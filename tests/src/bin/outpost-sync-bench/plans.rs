@@ -1,24 +1,28 @@
-//! The plans Postgres picks for the statements on the hot paths, as the
-//! server sends them, with the ids of real records: every one must use an
-//! index, whatever the table's size and whether or not it has statistics.
+//! The plans Postgres picks for the statements on the hot paths, built by
+//! the server's own code with the ids of real records: every one must be
+//! an index lookup, whatever the table's size and whether it has
+//! statistics (`tests/api/plans.rs` checks the same on a small database).
 
-use sea_orm::sqlx::{self, Row};
+use outpost_entity::{contact, kit_line, sync_mutation};
+use outpost_tests::outpost_api::{
+    caller::Actor, domain::Role, records::lookup::ByKeys, sync::pull,
+};
+use sea_orm::{ConnectionTrait, Database, DbBackend, QueryTrait, Statement};
 use uuid::Uuid;
 
-use super::{ceiling::Raw, workload::Setup};
+use super::workload::Setup;
 
 /// Each statement's name and plan.
 pub struct Plans(Vec<(&'static str, String)>);
 
 impl Plans {
-    /// Prints each plan, and flags a sequential scan.
+    /// Prints each plan (long lines cut), and flags a full scan.
     pub fn print(&self) {
         println!("\nplans of the hot statements (EXPLAIN, costs off):");
         for (name, plan) in &self.0 {
-            let flag = if plan.contains("Seq Scan") { "  <-- SEQUENTIAL SCAN" } else { "" };
+            let flag = if plan.contains("Seq Scan") { "  <-- FULL SCAN" } else { "" };
             println!("-- {name}{flag}");
             for line in plan.lines() {
-                // The id lists make some lines very long.
                 let end = line.char_indices().nth(150).map_or(line.len(), |(i, _)| i);
                 println!("{}{}", &line[..end], if end < line.len() { " ..." } else { "" });
             }
@@ -26,67 +30,76 @@ impl Plans {
     }
 
     /// Whether any plan scans a whole table.
-    pub fn any_sequential(&self) -> bool {
+    pub fn any_full_scan(&self) -> bool {
         self.0.iter().any(|(_, plan)| plan.contains("Seq Scan"))
     }
 }
 
-impl Raw {
-    /// Explains the hot statements with ids from the organisation's feed.
-    pub async fn plans(&self, setup: &Setup) -> anyhow::Result<Plans> {
-        let org = setup.organisation_id;
-        let rows = sqlx::query(
-            "SELECT record_id, seq FROM sync_changes WHERE organisation_id = $1 AND entity = 'contact'
-             ORDER BY seq DESC LIMIT 1000",
-        )
-        .bind(org)
-        .fetch_all(&self.pool)
+/// Explains the hot statements with the newest 1,000 contacts' ids.
+pub async fn explain(url: &str, setup: &Setup) -> anyhow::Result<Plans> {
+    let db = Database::connect(url).await?;
+    let org = setup.organisation_id;
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT c.id, m.mutation_id FROM contacts c JOIN sync_mutations m ON m.record_id = c.id
+             WHERE c.organisation_id = $1 ORDER BY c.id DESC LIMIT 1000",
+            [org.into()],
+        ))
         .await?;
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.get("record_id")).collect();
-        let last: i64 = rows.first().map(|r| r.get("seq")).unwrap_or(0);
-        let list = |n: usize| {
-            ids.iter().take(n).map(|id| format!("'{id}'")).collect::<Vec<_>>().join(", ")
-        };
-        let (hundred, thousand) = (list(100), list(1000));
-        let (user, site) = (setup.user_id, setup.site_id);
-        let statements: Vec<(&'static str, String)> = vec![
-            (
-                "push: do the batch's records exist already",
-                format!("SELECT id, organisation_id, version FROM contacts WHERE id IN ({hundred})"),
-            ),
-            (
-                "push: are the batch's mutations in the log",
-                format!(
-                    "SELECT * FROM sync_mutations WHERE organisation_id = '{org}' AND mutation_id IN ({hundred})"
-                ),
-            ),
-            (
-                "pull: a page of the feed (a worker's scope)",
-                format!(
-                    "SELECT * FROM sync_changes WHERE organisation_id = '{org}' AND seq > {after} AND seq <= {last}
-                     AND (audience_user_id IS NULL OR audience_user_id = '{user}')
-                     AND (visibility = 'org' OR audience_user_id = '{user}' OR owner_user_id = '{user}'
-                          OR (visibility = 'site' AND (site_id IS NULL OR site_id IN ('{site}'))))
-                     ORDER BY seq LIMIT 1001",
-                    after = last - 100
-                ),
-            ),
-            (
-                "pull: a page's contacts",
-                format!("SELECT * FROM contacts WHERE organisation_id = '{org}' AND id IN ({thousand})"),
-            ),
-            (
-                "pull: a page's kit lines",
-                format!("SELECT * FROM kit_lines WHERE contact_id IN ({thousand}) ORDER BY contact_id, position"),
-            ),
-        ];
-        let mut plans = Vec::new();
-        for (name, sql) in statements {
-            let explain = format!("EXPLAIN (COSTS OFF) {sql}");
-            let lines = sqlx::query(sqlx::AssertSqlSafe(explain)).fetch_all(&self.pool).await?;
-            let plan: Vec<String> = lines.iter().map(|r| r.get::<String, _>(0)).collect();
-            plans.push((name, plan.join("\n")));
-        }
-        Ok(Plans(plans))
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.try_get("", "id")).collect::<Result<_, _>>()?;
+    let mutation_ids: Vec<Uuid> =
+        rows.iter().map(|r| r.try_get("", "mutation_id")).collect::<Result<_, _>>()?;
+    let pg = DbBackend::Postgres;
+    let actor = Actor {
+        organisation_id: org,
+        user_id: Some(setup.user_id),
+        device_id: None,
+        api_key_id: None,
+        role: Some(Role::Worker),
+        site_ids: vec![setup.site_id],
+    };
+    let statements = vec![
+        (
+            "push: do the batch's 100 records exist already",
+            ByKeys::<contact::Entity>::new(contact::Column::Id)
+                .columns(vec![
+                    contact::Column::Id,
+                    contact::Column::OrganisationId,
+                    contact::Column::Version,
+                ])
+                .statement(pg, &ids[..ids.len().min(100)]),
+        ),
+        (
+            "push: are the batch's 100 mutations in the log",
+            ByKeys::<sync_mutation::Entity>::new(sync_mutation::Column::MutationId)
+                .keyed_within_organisation(sync_mutation::Column::OrganisationId, org)
+                .statement(pg, &mutation_ids[..mutation_ids.len().min(100)]),
+        ),
+        ("pull: a worker's page of the feed", pull::feed_page(&actor, 0, i64::MAX, 1000).build(pg)),
+        (
+            "pull: a page's 1,000 contacts",
+            ByKeys::<contact::Entity>::new(contact::Column::Id)
+                .in_organisation(contact::Column::OrganisationId, org)
+                .statement(pg, &ids),
+        ),
+        (
+            "pull: their kit lines",
+            ByKeys::<kit_line::Entity>::new(kit_line::Column::ContactId)
+                .in_organisation(kit_line::Column::OrganisationId, org)
+                .ordered_by(kit_line::Column::Position)
+                .statement(pg, &ids),
+        ),
+    ];
+    let mut plans = Vec::new();
+    for (name, statement) in statements {
+        let explain = format!("EXPLAIN (COSTS OFF) {}", statement.sql);
+        let values = statement.values.map(|v| v.0).unwrap_or_default();
+        let lines = db.query_all_raw(Statement::from_sql_and_values(pg, explain, values)).await?;
+        let plan: Vec<String> =
+            lines.iter().map(|r| r.try_get_by_index::<String>(0)).collect::<Result<_, _>>()?;
+        plans.push((name, plan.join("\n")));
     }
+    db.close().await?;
+    Ok(Plans(plans))
 }
