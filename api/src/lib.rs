@@ -3,6 +3,7 @@
 //! `http` is the surface (thin handlers, the spec), `service` the domain
 //! logic, `session` and `cache` the hot state, `db` the storage connection.
 
+pub mod allocator;
 pub mod cache;
 pub mod caller;
 pub mod cli;

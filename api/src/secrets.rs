@@ -3,7 +3,7 @@
 //! people, so they get argon2id.
 
 use std::{
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, OnceLock},
     time::Duration,
 };
 
@@ -57,22 +57,14 @@ const HASHING_WAIT: Duration = Duration::from_secs(10);
 /// Slots for password hashing. Each argon2id hash holds its whole memory
 /// cost (19 MiB in production) while it runs, and requests are otherwise
 /// unbounded: without a bound, a burst of logins grew the process by a
-/// gigabyte that the allocator then kept. With one slot per core (at most
-/// four), hashing uses at most four memory blocks, and they are reused.
+/// gigabyte. With one slot per core (at most four), hashing holds at most
+/// four memory blocks at a time.
 fn hashing_slots() -> &'static Arc<Semaphore> {
     static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
     SLOTS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
         Arc::new(Semaphore::new(cores.clamp(1, 4)))
     })
-}
-
-/// The memory blocks of finished hashes, kept for the next one, so the
-/// process holds at most one block per slot instead of allocating (and
-/// fragmenting) 19 MiB per login.
-fn spare_memory() -> &'static Mutex<Vec<Vec<Block>>> {
-    static SPARE: OnceLock<Mutex<Vec<Vec<Block>>>> = OnceLock::new();
-    SPARE.get_or_init(|| Mutex::new(Vec::new()))
 }
 
 /// Runs `work` on the blocking pool in a hashing slot, with memory blocks
@@ -85,12 +77,12 @@ async fn in_hashing_slot<T: Send + 'static>(
         .map_err(|_| HashingError::Busy)?
         .map_err(|_| HashingError::Busy)?;
     tokio::task::spawn_blocking(move || {
-        let mut memory =
-            spare_memory().lock().map(|mut s| s.pop()).ok().flatten().unwrap_or_default();
+        // Its own blocks, freed when it ends: the allocator gives them back
+        // to the system, where a pool of spare blocks held 19 MiB per slot
+        // for good.
+        let mut memory = Vec::new();
         let out = work(&mut memory);
-        if let Ok(mut spare) = spare_memory().lock() {
-            spare.push(memory);
-        }
+        drop(memory);
         drop(slot);
         out
     })

@@ -40,6 +40,7 @@ pub async fn serve(
     listener: TokioListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    crate::allocator::return_freed_memory();
     spawn_tombstone_purge(state.clone());
     let limits = state.config.connections.clone();
     let acceptor = http::connection::GuardedAcceptor::new(

@@ -180,12 +180,12 @@ impl Report {
     pub fn after_burst(&mut self, burst: &BurstFigures) {
         self.row(
             format!(
-                "server RSS: before / peak / 3 s after {} pushes of {:.1} MiB at once",
+                "server RSS: before / peak / 3 s and 15 s after {} pushes of {:.1} MiB at once",
                 burst.requests, burst.body_mib
             ),
             format!(
-                "{:.0} / {:.0} / {:.0} MiB",
-                burst.before_mib, burst.peak_mib, burst.settled_mib
+                "{:.0} / {:.0} / {:.0} / {:.0} MiB",
+                burst.before_mib, burst.peak_mib, burst.settled_mib.0, burst.settled_mib.1
             ),
             "",
             "",
