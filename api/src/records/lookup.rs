@@ -192,7 +192,10 @@ impl<E: EntityTrait> ByKeys<E> {
             }
             None => "*".to_owned(),
         };
-        let mut values: Vec<Value> = vec![ids.to_vec().into()];
+        // Each id once: a repeated id would repeat its rows.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<Uuid> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        let mut values: Vec<Value> = vec![unique.into()];
         // In the probe, or on what it found: the fence keeps the planner
         // from pushing the outer condition into the subquery.
         let (probe, found) = match self.organisation {

@@ -133,3 +133,28 @@ async fn hot_lookups_probe_an_index_per_key_without_statistics() {
     let page = pull::feed_page(&actor, 100, 300, 1000).build(backend);
     assert_probes(&plan(db, page).await, backend, "sync_changes", "sync_changes_pkey");
 }
+
+#[tokio::test]
+async fn an_id_given_twice_reads_its_rows_once() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let mut phone = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+    let site = demo_site(&app, &phone.token).await;
+    let id = phone.create("contact", contact_fields(Some(&site), None));
+    phone.push(&app).await;
+    let db = &app.state.db;
+    let org = contact::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .expect("read")
+        .expect("pushed")
+        .organisation_id;
+    let lines = ByKeys::<kit_line::Entity>::new(kit_line::Column::ContactId)
+        .in_organisation(kit_line::Column::OrganisationId, org)
+        .ordered_by(kit_line::Column::Position)
+        .models(db, &[id, id])
+        .await
+        .expect("read");
+    let positions: Vec<i16> = lines.iter().map(|l| l.position).collect();
+    assert_eq!(positions, vec![0, 1], "each kit line once, in order");
+}
