@@ -16,9 +16,11 @@ pub struct AppState {
     /// The database: the truth for everything that must last. Writes and
     /// reads inside a write go here.
     pub db: DatabaseConnection,
-    /// Reads outside any write (a pull, the caller's sites): on SQLite a
-    /// pool of read-only connections beside the one writer, which WAL lets
-    /// read while it writes; on Postgres the same pool as `db`.
+    /// Reads that decide no write (a pull's feed and records, a reader's
+    /// sites): on SQLite a pool of read-only connections beside the one
+    /// writer, which WAL lets read while it writes; on Postgres the same
+    /// pool as `db`. Always the primary's data, never a lagging replica
+    /// (a pull's cursor must not skip a change; docs/scaling.md).
     pub reads: DatabaseConnection,
     /// Redis, or the in-process stand-in.
     pub cache: Cache,

@@ -98,7 +98,8 @@ pub struct SyncApi;
 async fn actor(state: &AppState, auth: &Credentials, permission: Permission) -> ApiResult<Actor> {
     let caller = security::caller(state, auth).await?;
     caller.require(permission)?;
-    Ok(Actor::of(&state.reads, &caller).await?)
+    // The sites that authorise a write are read where writes go.
+    Ok(Actor::of(&state.db, &caller).await?)
 }
 
 #[OpenApi(tag = "ApiTags::Sync")]

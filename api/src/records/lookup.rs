@@ -44,7 +44,10 @@ impl<E: EntityTrait> ByKeys<E> {
     /// Only rows of this organisation (its column and id), checked on
     /// each row found by its key. Not part of the probe: given an index
     /// on the organisation and something else, Postgres without
-    /// statistics would walk the organisation's rows for every key.
+    /// statistics would walk the organisation's rows for every key. (On a
+    /// database sharded by organisation, docs/scaling.md, the probe needs
+    /// the organisation: these lookups become `keyed_within_organisation`
+    /// once record keys lead with it.)
     pub fn in_organisation(mut self, column: E::Column, organisation_id: Uuid) -> Self {
         self.organisation = Some((column, organisation_id, false));
         self
@@ -78,7 +81,7 @@ impl<E: EntityTrait> ByKeys<E> {
         db: &C,
         ids: &[Uuid],
     ) -> Result<Vec<E::Model>, DbErr> {
-        self.read(db, ids).await
+        self.read(db, &unique(ids)).await
     }
 
     /// The selected [`ByKeys::columns`], as tuples.
@@ -87,6 +90,7 @@ impl<E: EntityTrait> ByKeys<E> {
         db: &C,
         ids: &[Uuid],
     ) -> Result<Vec<T>, DbErr> {
+        let ids = &unique(ids);
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -149,6 +153,7 @@ impl<E: EntityTrait> ByKeys<E> {
     /// The statement read for `ids` on `backend` (on SQLite, the first
     /// chunk's): what the plan tests and the benchmark explain.
     pub fn statement(&self, backend: DbBackend, ids: &[Uuid]) -> Statement {
+        let ids = &unique(ids);
         match backend {
             DbBackend::Postgres => self.postgres(ids),
             _ => {
@@ -192,10 +197,7 @@ impl<E: EntityTrait> ByKeys<E> {
             }
             None => "*".to_owned(),
         };
-        // Each id once: a repeated id would repeat its rows.
-        let mut seen = std::collections::HashSet::new();
-        let unique: Vec<Uuid> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
-        let mut values: Vec<Value> = vec![unique.into()];
+        let mut values: Vec<Value> = vec![ids.to_vec().into()];
         // In the probe, or on what it found: the fence keeps the planner
         // from pushing the outer condition into the subquery.
         let (probe, found) = match self.organisation {
@@ -226,4 +228,11 @@ impl<E: EntityTrait> ByKeys<E> {
         );
         Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
     }
+}
+
+/// Each id once, in the order given: a repeated id would repeat its rows
+/// (in Postgres's array, or across SQLite's chunks).
+fn unique(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
 }

@@ -212,26 +212,24 @@ async fn replay_from_log<C: ConnectionTrait>(
         pending.iter().map(|&i| (mutations[i].mutation_id, i)).collect();
     let ids: Vec<Uuid> = index.keys().copied().collect();
     let mut out = Vec::new();
-    {
-        let logged = ByKeys::<sync_mutation::Entity>::new(sync_mutation::Column::MutationId)
-            .keyed_within_organisation(sync_mutation::Column::OrganisationId, actor.organisation_id)
-            .models(db, &ids)
-            .await?;
-        for row in logged {
-            let i = index[&row.mutation_id];
-            let m = &mutations[i];
-            let same = row.record_id == m.id
-                && row.entity == m.entity.as_str()
-                && row.digest.as_ref().is_none_or(|d| *d == batch.digests[i]);
-            let answer = if same {
-                serde_json::from_str::<MutationResult>(&row.result)
-                    .map_err(|err| DbErr::Custom(format!("stored result unreadable: {err}")))?
-                    .as_duplicate()
-            } else {
-                MutationResult::rejected(m, reused_id())
-            };
-            out.push((i, answer));
-        }
+    let logged = ByKeys::<sync_mutation::Entity>::new(sync_mutation::Column::MutationId)
+        .keyed_within_organisation(sync_mutation::Column::OrganisationId, actor.organisation_id)
+        .models(db, &ids)
+        .await?;
+    for row in logged {
+        let i = index[&row.mutation_id];
+        let m = &mutations[i];
+        let same = row.record_id == m.id
+            && row.entity == m.entity.as_str()
+            && row.digest.as_ref().is_none_or(|d| *d == batch.digests[i]);
+        let answer = if same {
+            serde_json::from_str::<MutationResult>(&row.result)
+                .map_err(|err| DbErr::Custom(format!("stored result unreadable: {err}")))?
+                .as_duplicate()
+        } else {
+            MutationResult::rejected(m, reused_id())
+        };
+        out.push((i, answer));
     }
     Ok(out)
 }

@@ -1,10 +1,11 @@
-//! The statements on sync's hot paths, as the server builds them, are
-//! planned as index lookups on a database without statistics (a fresh one,
-//! or one whose autovacuum is off or behind): no full scan of a table, and
-//! no scan of the whole organisation through another index. The benchmark
-//! (`outpost-sync-bench`) shows the same plans at a million contacts.
+//! The lookups on sync's hot paths, as the server builds them: never
+//! another organisation's rows, each id once, and planned as index probes
+//! on a database without statistics (a fresh one, or one whose autovacuum
+//! is off or behind): no full scan of a table, and no scan of the whole
+//! organisation through another index. The benchmark
+//! (`outpost-sync-bench`) prints the same plans at any size (`--preload`).
 
-use outpost_entity::{contact, kit_line, sync_mutation, user};
+use outpost_entity::{contact, kit_line, organisation, sync_mutation, user};
 use outpost_tests::{
     demo::demo_site,
     device::{Device, contact_fields},
@@ -157,4 +158,63 @@ async fn an_id_given_twice_reads_its_rows_once() {
         .expect("read");
     let positions: Vec<i16> = lines.iter().map(|l| l.position).collect();
     assert_eq!(positions, vec![0, 1], "each kit line once, in order");
+}
+
+#[tokio::test]
+async fn lookups_never_return_another_organisations_rows() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    app.other_organisation("elsewhere").await;
+    let mut phone = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+    let site = demo_site(&app, &phone.token).await;
+    let id = phone.create("contact", contact_fields(Some(&site), None));
+    phone.push(&app).await;
+    let db = &app.state.db;
+    let own = contact::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .expect("read")
+        .expect("pushed")
+        .organisation_id;
+    let other = organisation::Entity::find()
+        .filter(organisation::Column::Slug.eq("elsewhere"))
+        .one(db)
+        .await
+        .expect("read")
+        .expect("the other organisation")
+        .id;
+    let logged = sync_mutation::Entity::find()
+        .filter(sync_mutation::Column::RecordId.eq(id))
+        .one(db)
+        .await
+        .expect("read")
+        .expect("logged")
+        .mutation_id;
+
+    for (org, expected) in [(own, (1, 2, 1, 2)), (other, (0, 0, 0, 0))] {
+        let contacts = ByKeys::<contact::Entity>::new(contact::Column::Id)
+            .in_organisation(contact::Column::OrganisationId, org)
+            .models(db, &[id])
+            .await
+            .expect("read");
+        let lines = ByKeys::<kit_line::Entity>::new(kit_line::Column::ContactId)
+            .in_organisation(kit_line::Column::OrganisationId, org)
+            .models(db, &[id])
+            .await
+            .expect("read");
+        let log = ByKeys::<sync_mutation::Entity>::new(sync_mutation::Column::MutationId)
+            .keyed_within_organisation(sync_mutation::Column::OrganisationId, org)
+            .models(db, &[logged])
+            .await
+            .expect("read");
+        // The organisation's column not among those selected.
+        let line_ids: Vec<Uuid> = ByKeys::<kit_line::Entity>::new(kit_line::Column::ContactId)
+            .in_organisation(kit_line::Column::OrganisationId, org)
+            .columns(vec![kit_line::Column::Id])
+            .tuples(db, &[id])
+            .await
+            .expect("read");
+        let found = (contacts.len(), lines.len(), log.len(), line_ids.len());
+        assert_eq!(found, expected, "organisation {org} (own: {})", org == own);
+    }
 }

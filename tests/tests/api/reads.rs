@@ -1,7 +1,10 @@
 //! Reads go on while a write holds the database. On SQLite a pull reads
-//! through read-only connections beside the one writer (WAL lets them), so
-//! twenty phones pulling never queue behind a push, nor behind each other
-//! on one connection; on Postgres both come from one pool.
+//! its feed and records through read-only connections beside the one
+//! writer (WAL lets them), so phones pulling contacts do not queue behind a
+//! push, nor behind each other on one connection. (A page with people's
+//! records still writes its audit entry through the writer.) On Postgres
+//! both come from one pool, so this holds there by construction; it is the
+//! SQLite run that fails without the read pool.
 
 use std::time::Duration;
 
