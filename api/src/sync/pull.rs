@@ -6,6 +6,8 @@
 //! committed (writers bump it last, under its row lock), so a page that
 //! ends there has skipped nothing, and the next pull starts after it.
 
+use std::collections::HashMap;
+
 use outpost_entity::sync_change;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use uuid::Uuid;
@@ -96,13 +98,28 @@ pub async fn pull(
     let rows: Vec<sync_change::Model> = rows.into_iter().take(limit as usize).collect();
     let next = if has_more { rows.last().map(|r| r.seq).unwrap_or(after) } else { last_seq };
 
-    let records = render::records(&state.reads, actor, &rows).await?;
+    let mut records = render::records(&state.reads, actor, &rows).await?;
+    // How many upserts of each record the page holds (an organisation-wide
+    // one and one addressed to this user can meet): the last takes the
+    // rendered record, the others a copy. Cloning every record showed at
+    // the top of the benchmark's profile (BTreeMap clones, 6% of samples).
+    let mut upserts: HashMap<(String, Uuid), usize> = HashMap::new();
+    for row in rows.iter().filter(|r| r.op == "upsert") {
+        *upserts.entry((row.entity.clone(), row.record_id)).or_default() += 1;
+    }
     let changes = rows
         .into_iter()
         .map(|row| {
             let entity = parse_stored(&row.entity).map_err(SyncError::Internal)?;
             let record = if row.op == "upsert" {
-                records.get(&(entity, row.record_id)).cloned()
+                let left = upserts.get_mut(&(row.entity.clone(), row.record_id));
+                match left {
+                    Some(n) if *n > 1 => {
+                        *n -= 1;
+                        records.get(&(entity, row.record_id)).cloned()
+                    }
+                    _ => records.remove(&(entity, row.record_id)),
+                }
             } else {
                 None
             };
