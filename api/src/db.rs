@@ -8,17 +8,11 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, S
 /// Connects to `url` (Postgres or SQLite). SQLite gets one connection, WAL
 /// and a busy timeout, so the embedded default never fails on a locked file.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+    let mut options = pool_options(url);
     if url.starts_with("sqlite:") {
         create_parent_dir(url)?;
         options.max_connections(1).map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
+            sqlite_connection(opts).journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
         });
     } else {
         ensure_postgres_database(url).await?;
@@ -42,17 +36,31 @@ pub async fn connect_reads(
         return Ok(writer.clone());
     }
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let mut options = pool_options(url);
+    options
+        .max_connections(cores.clamp(2, 8) as u32)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|opts| sqlite_connection(opts).read_only(true));
+    Ok(Database::connect(options).await?)
+}
+
+/// What every pool of ours has: bounded waits, and no statement logging
+/// (statements carry people's data).
+fn pool_options(url: &str) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false)
-        .max_connections(cores.clamp(2, 8) as u32)
-        .min_connections(1)
-        .map_sqlx_sqlite_opts(|opts| {
-            opts.read_only(true).busy_timeout(Duration::from_secs(10)).foreign_keys(true)
-        });
-    Ok(Database::connect(options).await?)
+        .sqlx_logging(false);
+    options
+}
+
+/// What every SQLite connection has: a busy timeout, so the embedded
+/// default never fails on a locked file, and foreign keys enforced.
+fn sqlite_connection(
+    opts: sea_orm::sqlx::sqlite::SqliteConnectOptions,
+) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
+    opts.busy_timeout(Duration::from_secs(10)).foreign_keys(true)
 }
 
 /// Creates the Postgres database `url` names when it does not exist yet

@@ -107,11 +107,7 @@ impl<E: EntityTrait> ByKeys<E> {
             _ => {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(SQLITE_CHUNK) {
-                    let mut query = E::find().select_only();
-                    for column in self.selected() {
-                        query = query.column(column);
-                    }
-                    out.extend(self.sqlite(query, chunk).into_tuple::<T>().all(db).await?);
+                    out.extend(self.sqlite(chunk).into_tuple::<T>().all(db).await?);
                 }
                 Ok(out)
             }
@@ -127,7 +123,7 @@ impl<E: EntityTrait> ByKeys<E> {
             _ => {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(SQLITE_CHUNK) {
-                    out.extend(self.sqlite(E::find(), chunk).all(db).await?);
+                    out.extend(self.sqlite(chunk).all(db).await?);
                 }
                 Ok(out)
             }
@@ -138,8 +134,12 @@ impl<E: EntityTrait> ByKeys<E> {
         self.columns.clone().unwrap_or_default()
     }
 
-    /// The plain query for SQLite.
-    fn sqlite(&self, query: sea_orm::Select<E>, ids: &[Uuid]) -> sea_orm::Select<E> {
+    /// The plain query for SQLite: the selected columns, or all.
+    fn sqlite(&self, ids: &[Uuid]) -> sea_orm::Select<E> {
+        let query = match &self.columns {
+            Some(columns) => columns.iter().fold(E::find().select_only(), |q, c| q.column(*c)),
+            None => E::find(),
+        };
         let mut query = query.filter(self.key.is_in(ids.iter().copied()));
         if let Some((column, organisation_id, _)) = self.organisation {
             query = query.filter(column.eq(organisation_id));
@@ -158,13 +158,7 @@ impl<E: EntityTrait> ByKeys<E> {
             DbBackend::Postgres => self.postgres(ids),
             _ => {
                 let chunk = &ids[..ids.len().min(SQLITE_CHUNK)];
-                let query = match &self.columns {
-                    Some(columns) => {
-                        columns.iter().fold(E::find().select_only(), |q, c| q.column(*c))
-                    }
-                    None => E::find(),
-                };
-                sea_orm::QueryTrait::build(&self.sqlite(query, chunk), backend)
+                sea_orm::QueryTrait::build(&self.sqlite(chunk), backend)
             }
         }
     }

@@ -6,8 +6,6 @@
 //! committed (writers bump it last, under its row lock), so a page that
 //! ends there has skipped nothing, and the next pull starts after it.
 
-use std::collections::HashMap;
-
 use outpost_entity::sync_change;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use uuid::Uuid;
@@ -99,27 +97,28 @@ pub async fn pull(
     let next = if has_more { rows.last().map(|r| r.seq).unwrap_or(after) } else { last_seq };
 
     let mut records = render::records(&state.reads, actor, &rows).await?;
-    // How many upserts of each record the page holds (an organisation-wide
-    // one and one addressed to this user can meet): the last takes the
-    // rendered record, the others a copy. Cloning every record showed at
-    // the top of the benchmark's profile (BTreeMap clones, 6% of samples).
-    let mut upserts: HashMap<(String, Uuid), usize> = HashMap::new();
-    for row in rows.iter().filter(|r| r.op == "upsert") {
-        *upserts.entry((row.entity.clone(), row.record_id)).or_default() += 1;
-    }
+    // Whether each row is the last upsert of its record in the page (an
+    // organisation-wide upsert and one addressed to this user can meet):
+    // the last takes the rendered record, any earlier one a copy. Cloning
+    // every record showed at the top of the benchmark's profile (BTreeMap
+    // clones, 6% of samples).
+    let mut seen = std::collections::HashSet::new();
+    let mut takes_record: Vec<bool> = rows
+        .iter()
+        .rev()
+        .map(|r| r.op == "upsert" && seen.insert((r.entity.as_str(), r.record_id)))
+        .collect();
+    takes_record.reverse();
     let changes = rows
         .into_iter()
-        .map(|row| {
+        .zip(takes_record)
+        .map(|(row, last)| {
             let entity = parse_stored(&row.entity).map_err(SyncError::Internal)?;
-            let record = if row.op == "upsert" {
-                let left = upserts.get_mut(&(row.entity.clone(), row.record_id));
-                match left {
-                    Some(n) if *n > 1 => {
-                        *n -= 1;
-                        records.get(&(entity, row.record_id)).cloned()
-                    }
-                    _ => records.remove(&(entity, row.record_id)),
-                }
+            let key = (entity, row.record_id);
+            let record = if last {
+                records.remove(&key)
+            } else if row.op == "upsert" {
+                records.get(&key).cloned()
             } else {
                 None
             };
