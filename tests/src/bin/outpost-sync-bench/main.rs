@@ -22,6 +22,8 @@
 //! (copies of a pushed one, with their kit lines, feed entries and log
 //! rows), to measure the same at scale; `--analyze` runs `ANALYZE` after it
 //! (by default not: the hot paths must plan well without statistics).
+//! `--perf DIR` records the push and the full pull with `perf` (see
+//! `profile.rs`).
 //!
 //! ```sh
 //! OUTPOST_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
@@ -39,6 +41,7 @@ mod memory;
 mod options;
 mod plans;
 mod preload;
+mod profile;
 mod report;
 mod workload;
 
@@ -88,9 +91,14 @@ async fn main() -> anyhow::Result<()> {
         report.note(format!("organisation preloaded with {} contacts", options.preload));
     }
 
+    let profiler = profile::Profiler::new(options.perf.clone());
+    let recording = profiler.start("push").await?;
     let push = workload::push(&api, &setup, &options).await?;
+    recording.stop().await?;
     report.push(&push);
+    let recording = profiler.start("pull").await?;
     let pull = workload::full_pull(&api, &setup).await?;
+    recording.stop().await?;
     report.pull(&pull);
     if let Some(raw) = &raw {
         let ceiling = raw.push_ceiling(&setup, &options).await?;

@@ -12,14 +12,22 @@ pub struct Options {
     pub analyze: bool,
     /// How long the open-loop load runs, in seconds (default 30).
     pub open_loop_secs: u64,
+    /// Where `perf` recordings of the push and full pull go (none by
+    /// default).
+    pub perf: Option<std::path::PathBuf>,
 }
 
 impl Options {
-    /// Reads `--contacts N`, `--preload N`, `--analyze` and
-    /// `--open-loop-secs S`.
+    /// Reads `--contacts N`, `--preload N`, `--analyze`,
+    /// `--open-loop-secs S` and `--perf DIR`.
     pub fn from_args() -> anyhow::Result<Self> {
-        let mut options =
-            Options { contacts: 10_000, preload: 0, analyze: false, open_loop_secs: 30 };
+        let mut options = Options {
+            contacts: 10_000,
+            preload: 0,
+            analyze: false,
+            open_loop_secs: 30,
+            perf: None,
+        };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let mut number = |name: &str| -> anyhow::Result<u64> {
@@ -32,8 +40,13 @@ impl Options {
                 "--preload" => options.preload = number("--preload")? as usize,
                 "--open-loop-secs" => options.open_loop_secs = number("--open-loop-secs")?,
                 "--analyze" => options.analyze = true,
+                "--perf" => {
+                    let dir =
+                        args.next().ok_or_else(|| anyhow::anyhow!("--perf takes a directory"))?;
+                    options.perf = Some(dir.into());
+                }
                 other => anyhow::bail!(
-                    "unknown argument {other}; use --contacts N, --preload N, --analyze, --open-loop-secs S"
+                    "unknown argument {other}; use --contacts N, --preload N, --analyze, --open-loop-secs S, --perf DIR"
                 ),
             }
         }
