@@ -16,7 +16,15 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         });
     } else {
         ensure_postgres_database(url).await?;
-        options.max_connections(max_connections).min_connections(1);
+        // No JIT: it pays off for long analytical queries, never for a
+        // sync server's index lookups, yet Postgres's cost estimates
+        // (guesses, without statistics) tipped a pull page's lookups over
+        // `jit_above_cost`, and compiling them took a third of Postgres's
+        // time in the benchmark's full pull (docs/performance.md).
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .map_sqlx_postgres_opts(|opts| opts.options([("jit", "off")]));
     }
     Ok(Database::connect(options).await?)
 }

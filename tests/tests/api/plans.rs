@@ -218,3 +218,28 @@ async fn lookups_never_return_another_organisations_rows() {
         assert_eq!(found, expected, "organisation {org} (own: {})", org == own);
     }
 }
+
+/// The server's Postgres connections never JIT-compile: a pull page's
+/// lookups, costed without statistics, crossed `jit_above_cost`, and
+/// compiling them took a third of Postgres's time in the benchmark's full
+/// pull. (SQLite has no JIT.)
+#[tokio::test]
+async fn server_connections_never_jit_compile() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    // Every connection of the pool: hold several at once.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let txn = sea_orm::TransactionTrait::begin(db).await.expect("a connection");
+        let row = txn
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW jit"))
+            .await
+            .expect("show jit")
+            .expect("a row");
+        assert_eq!(row.try_get_by_index::<String>(0).expect("jit"), "off");
+        held.push(txn);
+    }
+}
