@@ -12,6 +12,7 @@ pub mod devices;
 pub mod examples;
 pub mod incidents;
 pub mod input;
+pub mod json_body;
 pub mod kit_items;
 pub mod locate;
 pub mod me;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
+    json_body::JsonBody,
     security::{self, Credentials},
     sync_wire::{MutationIn, SyncChange},
 };
@@ -50,8 +51,9 @@ pub struct PushResponse {
 }
 
 /// What a pulled change asks the device to do.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ChangeOp {
     /// Store `record`, replacing any copy.
     Upsert,
@@ -62,7 +64,7 @@ pub enum ChangeOp {
 }
 
 /// A page of the change feed.
-#[derive(Object)]
+#[derive(Object, serde::Serialize)]
 pub struct PullResponse {
     /// Changes, in server order.
     pub changes: Vec<SyncChange>,
@@ -156,7 +158,7 @@ impl SyncApi {
         /// Changes per page, 1 to 1000 (default 500).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
-    ) -> ApiResult<Json<PullResponse>> {
+    ) -> ApiResult<JsonBody<PullResponse>> {
         let caller = security::caller(&state, &auth).await?;
         caller.require(Permission::ReadRecords)?;
         let actor = Actor::of(&state.reads, &caller).await?;
@@ -191,7 +193,7 @@ impl SyncApi {
             )
             .await?;
         }
-        Ok(Json(PullResponse {
+        Ok(JsonBody(PullResponse {
             changes: page
                 .changes
                 .into_iter()

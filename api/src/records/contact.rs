@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use outpost_entity::{contact, kit_line};
 use poem_openapi::{Object, types::ToJSON};
 use sea_orm::{ConnectionTrait, DbErr, Set};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value, json, value::RawValue};
 use uuid::Uuid;
 
 use super::{
@@ -160,29 +160,57 @@ impl SyncRecord for Contact {
         actor: &Actor,
         ids: &[Uuid],
     ) -> Result<Vec<(Uuid, Value)>, DbErr> {
-        let org = actor.organisation_id;
-        let contacts = ByKeys::<contact::Entity>::new(contact::Column::Id)
-            .in_organisation(contact::Column::OrganisationId, org)
-            .models(db, ids)
-            .await?;
-        let mut lines: HashMap<Uuid, Vec<kit_line::Model>> = HashMap::new();
-        for line in ByKeys::<kit_line::Entity>::new(kit_line::Column::ContactId)
-            .in_organisation(kit_line::Column::OrganisationId, org)
-            .ordered_by(kit_line::Column::Position)
-            .models(db, ids)
+        Ok(views(db, actor, ids)
             .await?
-        {
-            lines.entry(line.contact_id).or_default().push(line);
-        }
-        Ok(contacts
             .into_iter()
-            .filter_map(|m| {
-                let id = m.id;
-                let own = lines.remove(&id).unwrap_or_default();
-                ContactView::new(m, own).to_json().map(|v| (id, v))
+            .filter_map(|view| view.to_json().map(|v| (view.id, v)))
+            .collect())
+    }
+
+    /// Written straight from the views: no `Value` per contact.
+    async fn render_json<C: ConnectionTrait>(
+        db: &C,
+        actor: &Actor,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, Box<RawValue>)>, DbErr> {
+        Ok(views(db, actor, ids)
+            .await?
+            .into_iter()
+            .filter_map(|view| {
+                serde_json::value::to_raw_value(&view).ok().map(|raw| (view.id, raw))
             })
             .collect())
     }
+}
+
+/// The contacts with these ids in the actor's organisation, with their kit
+/// lines: a query for each.
+async fn views<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[Uuid],
+) -> Result<Vec<ContactView>, DbErr> {
+    let org = actor.organisation_id;
+    let contacts = ByKeys::<contact::Entity>::new(contact::Column::Id)
+        .in_organisation(contact::Column::OrganisationId, org)
+        .models(db, ids)
+        .await?;
+    let mut lines: HashMap<Uuid, Vec<kit_line::Model>> = HashMap::new();
+    for line in ByKeys::<kit_line::Entity>::new(kit_line::Column::ContactId)
+        .in_organisation(kit_line::Column::OrganisationId, org)
+        .ordered_by(kit_line::Column::Position)
+        .models(db, ids)
+        .await?
+    {
+        lines.entry(line.contact_id).or_default().push(line);
+    }
+    Ok(contacts
+        .into_iter()
+        .map(|m| {
+            let own = lines.remove(&m.id).unwrap_or_default();
+            ContactView::new(m, own)
+        })
+        .collect())
 }
 
 fn interventions(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejection> {
@@ -226,7 +254,7 @@ fn kit_lines(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Re
 }
 
 /// Kit handed out.
-#[derive(Object, Clone)]
+#[derive(Object, Clone, serde::Serialize)]
 pub struct KitLineView {
     /// The kit catalogue code.
     pub item: String,
@@ -237,13 +265,15 @@ pub struct KitLineView {
 }
 
 /// A substance and how its use is known.
-#[derive(Object, Clone, serde::Deserialize)]
+#[derive(Object, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SubstanceSeen {
     /// The substance code (street names are mapped onto codes).
     pub substance: String,
     /// How it is known.
     pub known_by: KnownBy,
 }
+
+super::view::wire_as_serde!(KitLineView, SubstanceSeen);
 
 crate::declare_view! {
     /// A contact, as the API and the sync feed show it.

@@ -138,13 +138,15 @@ fn people(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejec
 }
 
 /// Someone involved in an incident.
-#[derive(Object, Clone, serde::Deserialize)]
+#[derive(Object, Clone, serde::Serialize, serde::Deserialize)]
 pub struct InvolvedParty {
     /// A known person.
     pub person_id: Option<Uuid>,
     /// A description of someone unknown (never a name).
     pub unknown_party: Option<String>,
 }
+
+super::view::wire_as_serde!(InvolvedParty);
 
 crate::declare_view! {
     /// An incident, as the API and the sync feed show it.

@@ -12,7 +12,7 @@ use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     ModelTrait,
 };
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 use uuid::Uuid;
 
 use super::{
@@ -78,6 +78,16 @@ pub trait SyncRecord: Send + Sync + 'static {
         ids: &[Uuid],
     ) -> impl Future<Output = Result<Vec<(Uuid, Value)>, DbErr>> + Send {
         render_rows::<Self, C>(db, actor, ids.to_vec())
+    }
+
+    /// The same records as JSON text, as a pull page carries them. By
+    /// default [`SyncRecord::render`]'s values, written out.
+    fn render_json<C: ConnectionTrait>(
+        db: &C,
+        actor: &Actor,
+        ids: &[Uuid],
+    ) -> impl Future<Output = Result<Vec<(Uuid, Box<RawValue>)>, DbErr>> + Send {
+        async move { Ok(as_json_text(Self::render(db, actor, ids).await?)) }
     }
 
     /// Whether `actor` may delete one placed at `placement` (site,
@@ -182,6 +192,15 @@ pub async fn render_rows<R: SyncRecord + ?Sized, C: ConnectionTrait>(
             R::view(model, actor).map(|view| (id, view))
         })
         .collect())
+}
+
+/// Rendered records written out as JSON text (a value that cannot be
+/// written, never expected, is left out as a record that cannot be shown).
+pub fn as_json_text(records: Vec<(Uuid, Value)>) -> Vec<(Uuid, Box<RawValue>)> {
+    records
+        .into_iter()
+        .filter_map(|(id, value)| serde_json::value::to_raw_value(&value).ok().map(|raw| (id, raw)))
+        .collect()
 }
 
 /// Maps an [`EntityKind`] to its [`SyncRecord`] definition: runs `$body`

@@ -248,7 +248,7 @@ fn nhs_number(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rej
 }
 
 /// A risk flag shown to staff wherever the person appears.
-#[derive(Object, Clone, serde::Deserialize)]
+#[derive(Object, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RiskFlag {
     /// What the risk is.
     pub kind: RiskKind,
@@ -259,6 +259,8 @@ pub struct RiskFlag {
     /// A short note.
     pub note: Option<String>,
 }
+
+super::view::wire_as_serde!(RiskFlag);
 
 crate::declare_view! {
     /// A person, as the API and the sync feed show them.

@@ -305,3 +305,73 @@ fn an_unreadable_code_shows_as_the_fallback() {
     assert_eq!(Severity::from_stored("garbage".to_owned()), Severity::Moderate);
     assert_eq!(Severity::from_stored("critical".to_owned()), Severity::Critical);
 }
+
+/// A pull page writes each record straight from its view (`Serialize`);
+/// the spec, REST and push answers show `ToJSON`'s. The two must be the
+/// same JSON for every view, nulls, dates, codes and lists included.
+#[tokio::test]
+async fn views_write_the_same_json_both_ways() {
+    use crate::records::{contact::ContactView, incident::IncidentView, person::PersonView};
+    use poem_openapi::types::ToJSON;
+    fn same<V: ToJSON + serde::Serialize>(view: &V) {
+        let written: Value = serde_json::from_str(&serde_json::to_string(view).unwrap()).unwrap();
+        assert_eq!(Some(written), view.to_json());
+    }
+    let (db, actor) = organisation().await;
+    let (person, contact, incident) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let answers = push(
+        &db,
+        &actor,
+        &[
+            mutation(
+                EntityKind::Person,
+                person,
+                MutationOp::Create,
+                json!({ "alias": "Spider", "birth_date": "1990-02-03", "risk_flags": [{ "kind": "recent_overdose", "priority": "high", "expires_on": "2027-01-01" }] }),
+            ),
+            mutation(
+                EntityKind::Contact,
+                contact,
+                MutationOp::Create,
+                json!({
+                    "occurred_at": "2026-12-01T21:30:00.123456Z",
+                    "contact_type": "street_outreach",
+                    "person_id": person.to_string(),
+                    "kit_lines": [{ "item": "naloxone_nasal", "quantity": 2, "for_others": 1 }],
+                    "substances": [{ "substance": "Spice" }],
+                    "note": "said \"thanks\" — twice",
+                }),
+            ),
+            mutation(
+                EntityKind::Incident,
+                incident,
+                MutationOp::Create,
+                json!({
+                    "occurred_at": "2026-12-01T22:00:00Z",
+                    "incident_type": "suspected_overdose",
+                    "severity": "serious",
+                    "people": [{ "person_id": person.to_string() }, { "unknown_party": "a man" }],
+                }),
+            ),
+        ],
+    )
+    .await;
+    for answer in &answers {
+        assert!(answer.is_ok(), "{answer:?}");
+    }
+    let lines = kit_line::Entity::find().filter(kit_line::Column::ContactId.eq(contact));
+    let stored = contact::Entity::find_by_id(contact).one(&db).await.unwrap().unwrap();
+    let view = ContactView::new(stored, lines.all(&db).await.unwrap());
+    assert_eq!(view.kit_lines.len(), 1);
+    same(&view);
+    same(&PersonView::from(person::Entity::find_by_id(person).one(&db).await.unwrap().unwrap()));
+    let stored = outpost_entity::incident::Entity::find_by_id(incident).one(&db).await.unwrap();
+    same(&IncidentView::from(stored.unwrap()));
+
+    // And the contact's rendering for a pull is the one `GET` shows.
+    let values = crate::records::contact::Contact::render(&db, &actor, &[contact]).await.unwrap();
+    let texts =
+        crate::records::contact::Contact::render_json(&db, &actor, &[contact]).await.unwrap();
+    let parsed: Value = serde_json::from_str(texts[0].1.get()).unwrap();
+    assert_eq!(parsed, values[0].1);
+}

@@ -37,6 +37,8 @@ macro_rules! vocabulary {
             }
         }
 
+        $crate::records::view::wire_as_serde!($name);
+
         impl $crate::records::fields::FieldValue for $name {
             fn check(
                 field: &str,

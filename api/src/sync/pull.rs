@@ -30,8 +30,8 @@ pub struct PulledChange {
     pub op: String,
     /// The record's version.
     pub version: i64,
-    /// The record, for upserts.
-    pub record: Option<serde_json::Value>,
+    /// The record as JSON text, for upserts.
+    pub record: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// A page of changes.

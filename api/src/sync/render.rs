@@ -7,19 +7,23 @@ use std::collections::HashMap;
 use outpost_entity::{sync_change, sync_conflict};
 use poem_openapi::types::ToJSON;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
-use serde_json::Value;
+use serde_json::{Value, value::RawValue};
 use uuid::Uuid;
 
 use super::{EntityKind, conflicts::ConflictView};
-use crate::{domain::parse_stored, records::kind::SyncRecord};
+use crate::{
+    domain::parse_stored,
+    records::kind::{SyncRecord, as_json_text},
+};
 
 /// The records of the upserts among `rows`, by kind and id (a device may
-/// have reused one id for two kinds of record).
+/// have reused one id for two kinds of record), as JSON text: a page is
+/// written out as it is, never turned back into values.
 pub async fn records<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     rows: &[sync_change::Model],
-) -> Result<HashMap<(EntityKind, Uuid), Value>, DbErr> {
+) -> Result<HashMap<(EntityKind, Uuid), Box<RawValue>>, DbErr> {
     let mut ids: HashMap<EntityKind, Vec<Uuid>> = HashMap::new();
     for row in rows.iter().filter(|r| r.op == "upsert") {
         if let Ok(kind) = parse_stored::<EntityKind>(&row.entity) {
@@ -29,7 +33,7 @@ pub async fn records<C: ConnectionTrait>(
     let mut out = HashMap::new();
     for (kind, ids) in ids {
         out.extend(
-            of_kind(db, actor, kind, &ids).await?.into_iter().map(|(id, v)| ((kind, id), v)),
+            of_kind_json(db, actor, kind, &ids).await?.into_iter().map(|(id, v)| ((kind, id), v)),
         );
     }
     Ok(out)
@@ -57,4 +61,16 @@ pub async fn of_kind<C: ConnectionTrait>(
             .collect()),
         _ => crate::records::reference::render(db, org, kind, ids).await,
     })
+}
+
+/// [`of_kind`] as JSON text, written straight from the views where the
+/// kind can ([`SyncRecord::render_json`]).
+pub async fn of_kind_json<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    kind: EntityKind,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, Box<RawValue>)>, DbErr> {
+    crate::with_record!(kind, R => R::render_json(db, actor, ids).await,
+        else Ok(as_json_text(of_kind(db, actor, kind, ids).await?)))
 }
