@@ -3,6 +3,7 @@
 //! handlers show them.
 
 pub mod access;
+pub mod bulk;
 pub mod checks;
 pub mod contact;
 pub mod context;

@@ -188,10 +188,7 @@ pub async fn append<C: ConnectionTrait>(
             changed_at: Set(now),
         })
         .collect();
-    for chunk in rows.chunks(1000) {
-        sync_change::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
-    Ok(())
+    crate::records::bulk::insert(db, rows).await
 }
 
 /// Keeps only the last org-wide entry of each record (kind and id) in a

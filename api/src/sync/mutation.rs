@@ -66,11 +66,17 @@ impl Mutation {
     /// A replay must match it; the same id for another change is refused.
     pub fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
-        let change = serde_json::json!([self.op, self.base_version, self.fields]);
-        Sha256::digest(change.to_string().as_bytes())[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        use std::fmt::Write;
+        // Serialised by reference (a tuple is a JSON array): the same text
+        // `json!([op, base_version, fields]).to_string()` gave, without
+        // copying the fields first. Logged digests must never change.
+        let change =
+            serde_json::to_vec(&(&self.op, self.base_version, &self.fields)).unwrap_or_default();
+        let mut hex = String::with_capacity(32);
+        for byte in &Sha256::digest(&change)[..16] {
+            let _ = write!(hex, "{byte:02x}");
+        }
+        hex
     }
 }
 
@@ -208,5 +214,37 @@ impl MutationResult {
             self.status = MutationStatus::Duplicate;
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digest logged by every earlier version, computed as they did:
+    /// a replay of a mutation pushed before an upgrade must still match.
+    #[test]
+    fn the_digest_is_the_one_logged_before() {
+        use sha2::{Digest, Sha256};
+        let fields = serde_json::json!({
+            "note": "gave \"foil\" — 2 packs",
+            "returns_count": 3,
+            "kit_lines": [{ "item": "foil", "quantity": 2, "for_others": 0 }],
+            "site_id": null,
+        });
+        let m = Mutation {
+            mutation_id: Uuid::nil(),
+            entity: EntityKind::Contact,
+            id: Uuid::nil(),
+            op: MutationOp::Update,
+            base_version: Some(4),
+            exact_base: false,
+            fields: fields.as_object().cloned().unwrap_or_default(),
+        };
+        let before = serde_json::json!([m.op, m.base_version, m.fields]).to_string();
+        let before: String =
+            Sha256::digest(before.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(m.digest(), before);
+        assert_eq!(m.digest().len(), 32);
     }
 }

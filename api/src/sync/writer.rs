@@ -1,6 +1,6 @@
-//! The rows a batch writes, gathered so creates go to the database as a few
-//! multi-row inserts instead of one statement per record: that is most of
-//! what makes a 100-contact push cheap.
+//! The rows a batch writes, gathered so creates go to the database as one
+//! statement per table ([`bulk`]) instead of one per record: that is most
+//! of what makes a 100-contact push cheap.
 
 use std::{
     any::{Any, TypeId},
@@ -8,10 +8,7 @@ use std::{
 };
 
 use outpost_entity::{record_revision, sync_conflict, sync_mutation};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QueryTrait, Set,
-    sea_query::InsertStatement,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, Set, Statement};
 use uuid::Uuid;
 
 use super::{
@@ -19,13 +16,14 @@ use super::{
     feed::{self, FeedEntry},
     mutation::{Mutation, MutationResult},
 };
-use crate::caller::Actor;
+use crate::{caller::Actor, records::bulk};
 
-/// Rows of one table waiting for a multi-row insert.
+/// Rows of one table waiting to be inserted together.
 trait Pending: Send {
     fn as_any(&mut self) -> &mut dyn Any;
-    /// The inserts for the rows queued so far, which leave the queue.
-    fn take_inserts(&mut self) -> Vec<InsertStatement>;
+    /// The statements inserting the rows queued so far, which leave the
+    /// queue.
+    fn take_statements(&mut self, backend: DbBackend) -> Vec<Statement>;
 }
 
 struct Rows<A>(Vec<A>);
@@ -35,11 +33,8 @@ impl<A: ActiveModelTrait + Clone + Send + 'static> Pending for Rows<A> {
         self
     }
 
-    fn take_inserts(&mut self) -> Vec<InsertStatement> {
-        std::mem::take(&mut self.0)
-            .chunks(CHUNK)
-            .map(|chunk| <A::Entity as EntityTrait>::insert_many(chunk.to_vec()).into_query())
-            .collect()
+    fn take_statements(&mut self, backend: DbBackend) -> Vec<Statement> {
+        bulk::statements(backend, std::mem::take(&mut self.0))
     }
 }
 
@@ -152,13 +147,14 @@ impl BatchWriter {
     /// Writes the queued creates, so later mutations of the batch can read
     /// and lock them.
     pub async fn flush_records<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
         for pending in self.records.values_mut() {
-            for insert in pending.take_inserts() {
-                db.execute(&insert).await?;
+            for statement in pending.take_statements(backend) {
+                db.execute_raw(statement).await?;
             }
         }
-        insert_all(db, std::mem::take(&mut self.revisions)).await?;
-        insert_all(db, std::mem::take(&mut self.conflicts)).await
+        bulk::insert(db, std::mem::take(&mut self.revisions)).await?;
+        bulk::insert(db, std::mem::take(&mut self.conflicts)).await
     }
 
     /// Writes everything left, the mutation log, and last the feed (which
@@ -169,23 +165,7 @@ impl BatchWriter {
         organisation_id: Uuid,
     ) -> Result<(), DbErr> {
         self.flush_records(db).await?;
-        insert_all(db, std::mem::take(&mut self.mutations)).await?;
+        bulk::insert(db, std::mem::take(&mut self.mutations)).await?;
         feed::append(db, organisation_id, self.feed).await
     }
-}
-
-/// Rows per multi-row insert: under the bind-parameter limits of SQLite
-/// (32,766) and Postgres (65,535) for every table's width.
-const CHUNK: usize = 400;
-
-/// Multi-row inserts in chunks of [`CHUNK`].
-async fn insert_all<C, A>(db: &C, rows: Vec<A>) -> Result<(), DbErr>
-where
-    C: ConnectionTrait,
-    A: sea_orm::ActiveModelTrait + Clone + Send,
-{
-    for chunk in rows.chunks(CHUNK) {
-        <A::Entity as EntityTrait>::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
-    Ok(())
 }
