@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::Utc;
 use outpost_entity::{sync_change, sync_counter};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Set, Statement,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use uuid::Uuid;
@@ -168,9 +168,12 @@ pub async fn append<C: ConnectionTrait>(
         }
     }
 
+    let now = Utc::now();
+    if db.get_database_backend() == DbBackend::Postgres {
+        return number_and_insert(db, organisation_id, &entries, now).await;
+    }
     let last = reserve(db, organisation_id, entries.len() as i64).await?;
     let first = last - entries.len() as i64 + 1;
-    let now = Utc::now();
     let rows: Vec<sync_change::ActiveModel> = entries
         .into_iter()
         .enumerate()
@@ -189,6 +192,60 @@ pub async fn append<C: ConnectionTrait>(
         })
         .collect();
     crate::records::bulk::insert(db, rows).await
+}
+
+/// Postgres: reserves the numbers and inserts the entries in one
+/// statement. The counter's row lock is held from here to commit, and
+/// every push of the organisation queues for it: under 20 devices pushing
+/// at once, the benchmark found most backends waiting on it, so the time
+/// it is held is the push's throughput. One round trip fewer inside it
+/// than a reserve and then an insert.
+async fn number_and_insert<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    entries: &[FeedEntry],
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "entity": e.entity.as_str(),
+                "record_id": e.record_id,
+                "op": e.op.as_str(),
+                "version": e.version,
+                "visibility": e.visibility.as_str(),
+                "site_id": e.site_id,
+                "owner_user_id": e.owner_user_id,
+                "audience_user_id": e.audience_user_id,
+            })
+        })
+        .collect();
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        r#"WITH counter AS (
+               INSERT INTO sync_counters (organisation_id, last_seq, horizon_seq)
+               VALUES ($1, $2, 0)
+               ON CONFLICT (organisation_id)
+               DO UPDATE SET last_seq = sync_counters.last_seq + EXCLUDED.last_seq
+               RETURNING last_seq
+           )
+           INSERT INTO sync_changes (organisation_id, seq, entity, record_id, op, version,
+                                     visibility, site_id, owner_user_id, audience_user_id,
+                                     changed_at)
+           SELECT $1, counter.last_seq - $2 + e.ordinality, e.entity, e.record_id, e.op,
+                  e.version, e.visibility, e.site_id, e.owner_user_id, e.audience_user_id, $3
+           FROM counter,
+                json_populate_recordset(NULL::sync_changes, $4::json) WITH ORDINALITY AS e"#,
+        [
+            organisation_id.into(),
+            (entries.len() as i64).into(),
+            now.into(),
+            serde_json::Value::Array(rows).to_string().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Keeps only the last org-wide entry of each record (kind and id) in a
