@@ -206,45 +206,48 @@ async fn number_and_insert<C: ConnectionTrait>(
     entries: &[FeedEntry],
     now: chrono::DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let rows: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "entity": e.entity.as_str(),
-                "record_id": e.record_id,
-                "op": e.op.as_str(),
-                "version": e.version,
-                "visibility": e.visibility.as_str(),
-                "site_id": e.site_id,
-                "owner_user_id": e.owner_user_id,
-                "audience_user_id": e.audience_user_id,
-            })
-        })
-        .collect();
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        r#"WITH counter AS (
-               INSERT INTO sync_counters (organisation_id, last_seq, horizon_seq)
-               VALUES ($1, $2, 0)
-               ON CONFLICT (organisation_id)
-               DO UPDATE SET last_seq = sync_counters.last_seq + EXCLUDED.last_seq
-               RETURNING last_seq
-           )
-           INSERT INTO sync_changes (organisation_id, seq, entity, record_id, op, version,
-                                     visibility, site_id, owner_user_id, audience_user_id,
-                                     changed_at)
-           SELECT $1, counter.last_seq - $2 + e.ordinality, e.entity, e.record_id, e.op,
-                  e.version, e.visibility, e.site_id, e.owner_user_id, e.audience_user_id, $3
-           FROM counter,
-                json_populate_recordset(NULL::sync_changes, $4::json) WITH ORDINALITY AS e"#,
-        [
-            organisation_id.into(),
-            (entries.len() as i64).into(),
-            now.into(),
-            serde_json::Value::Array(rows).to_string().into(),
-        ],
-    ))
-    .await?;
+    use crate::records::bulk::{ColumnArray, unnest_parameters};
+    let column = |values: Vec<sea_orm::Value>| {
+        ColumnArray::of(values)
+            .ok_or_else(|| DbErr::Custom("a feed column without its array".into()))
+    };
+    let mut arrays = Vec::new();
+    let mut select = Vec::new();
+    for values in [
+        entries.iter().map(|e| e.entity.as_str().into()).collect(),
+        entries.iter().map(|e| e.record_id.into()).collect(),
+        entries.iter().map(|e| e.op.as_str().into()).collect(),
+        entries.iter().map(|e| e.version.into()).collect(),
+        entries.iter().map(|e| e.visibility.as_str().into()).collect(),
+        entries.iter().map(|e| e.site_id.into()).collect(),
+        entries.iter().map(|e| e.owner_user_id.into()).collect(),
+        entries.iter().map(|e| e.audience_user_id.into()).collect(),
+    ] {
+        let column = column(values)?;
+        select.push(column.select(arrays.len() + 1));
+        column.push_into(&mut arrays);
+    }
+    // $1 to $3 are the organisation, the count and the time.
+    let (params, names) = unnest_parameters(&arrays, 4);
+    let sql = format!(
+        "WITH counter AS (
+             INSERT INTO sync_counters (organisation_id, last_seq, horizon_seq)
+             VALUES ($1, $2, 0)
+             ON CONFLICT (organisation_id)
+             DO UPDATE SET last_seq = sync_counters.last_seq + EXCLUDED.last_seq
+             RETURNING last_seq
+         )
+         INSERT INTO sync_changes (organisation_id, seq, entity, record_id, op, version,
+                                   visibility, site_id, owner_user_id, audience_user_id,
+                                   changed_at)
+         SELECT $1, counter.last_seq - $2 + e.n, {}, $3
+         FROM counter, UNNEST({params}) WITH ORDINALITY AS e({names}, n)",
+        select.join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> =
+        vec![organisation_id.into(), (entries.len() as i64).into(), now.into()];
+    values.extend(arrays.into_iter().map(|(array, _)| array));
+    db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     Ok(())
 }
 

@@ -101,8 +101,10 @@ async fn main() -> anyhow::Result<()> {
     recording.stop().await?;
     report.pull(&pull);
     if let Some(raw) = &raw {
-        let ceiling = raw.push_ceiling(&setup, &options).await?;
+        let ceiling = raw.push_ceiling(&setup, &options, ceiling::Numbering::Free).await?;
         report.push_ceiling(&ceiling);
+        let ceiling = raw.push_ceiling(&setup, &options, ceiling::Numbering::Locked).await?;
+        report.push_ceiling_numbered(&ceiling);
         let ceiling = raw.pull_ceiling(setup.organisation_id).await?;
         report.pull_ceiling(&ceiling);
         let plans =

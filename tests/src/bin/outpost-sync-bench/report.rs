@@ -98,6 +98,19 @@ impl Report {
         );
     }
 
+    /// The same, with the feed numbered under the counter's row lock.
+    pub fn push_ceiling_numbered(&mut self, ceiling: &CeilingFigures) {
+        let contacts_per_s = rate(ceiling.records, ceiling.elapsed);
+        let share = self.push_rate.map(|r| format!("{:.0}%", 100.0 * r / contacts_per_s));
+        self.row(
+            "push ceiling, feed numbered under the counter's row lock as sync.md 4 needs",
+            format!("{} rows/s", thousands(rate(ceiling.rows, ceiling.elapsed))),
+            &format!("{} contacts/s", thousands(contacts_per_s)),
+            &share.unwrap_or_default(),
+            "",
+        );
+    }
+
     pub fn pull(&mut self, pull: &PullFigures) {
         let per_s = rate(pull.records, pull.elapsed);
         self.pull_rate = Some(per_s);
