@@ -278,6 +278,31 @@ async fn every_check_fails_when_its_rule_is_broken() {
             broken.insert(name.to_string());
         }
     }
+    // A row of an organisation that does not exist. Postgres has no key
+    // to refuse it on these tables; SQLite keeps its keys, so there the
+    // check is broken with their enforcement off for a moment.
+    let sqlite = app.state.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+    if sqlite {
+        exec(&app, "PRAGMA foreign_keys = OFF", vec![]).await;
+    }
+    for table in consistency::ORGANISATION_UNKEYED {
+        let name = format!("tenancy.{table}.organisation");
+        let was = check(&app).await.violations(&name);
+        // One organisation's rows, all of them (a key may pair the
+        // organisation with a number).
+        let sql = format!(
+            "UPDATE {table} SET organisation_id = ? WHERE organisation_id = \
+             (SELECT organisation_id FROM {table} LIMIT 1)"
+        );
+        exec(&app, &sql, vec![s()]).await;
+        let now = check(&app).await.violations(&name);
+        assert!(now > was, "{sql} should break {name} ({was:?} -> {now:?})");
+        broken.insert(name);
+    }
+    if sqlite {
+        exec(&app, "PRAGMA foreign_keys = ON", vec![]).await;
+    }
+
     let report = check(&app).await;
     assert!(!report.is_consistent());
     // Every check was broken on purpose, except the one the primary key
