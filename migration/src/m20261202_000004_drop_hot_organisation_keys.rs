@@ -20,7 +20,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The tables, and the name Postgres gave each key when it was created.
+/// The tables.
 pub const TABLES: [&str; 8] = [
     "persons",
     "contacts",
@@ -38,14 +38,21 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
             return Ok(());
         }
-        for table in TABLES {
-            manager
-                .get_connection()
-                .execute_unprepared(&format!(
-                    "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_organisation_id_fkey"
-                ))
-                .await?;
-        }
+        // By the catalogue, not by name: whatever the keys are called.
+        let tables = TABLES.map(|t| format!("'{t}'")).join(", ");
+        manager
+            .get_connection()
+            .execute_unprepared(&format!(
+                "DO $$ DECLARE k record; BEGIN
+                   FOR k IN SELECT conrelid::regclass AS t, conname FROM pg_constraint
+                            WHERE contype = 'f' AND confrelid = 'organisations'::regclass
+                              AND conrelid = ANY (ARRAY[{tables}]::regclass[])
+                   LOOP
+                     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', k.t, k.conname);
+                   END LOOP;
+                 END $$"
+            ))
+            .await?;
         Ok(())
     }
 

@@ -21,7 +21,7 @@
 //! multi-row inserts, in chunks under its bind limit, as does Postgres for
 //! a value of a kind not carried here.
 
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, IdenStatic,
     Iterable, QueryTrait, Statement, Value, sea_query::ArrayType,
@@ -80,86 +80,72 @@ fn as_arrays<A: ActiveModelTrait>(rows: &[A]) -> Option<Statement> {
             _ => return None,
         }
     }
-    let mut arrays = Vec::with_capacity(columns.len() * 2);
-    let mut select = Vec::with_capacity(columns.len());
-    for (_, values) in columns.iter_mut() {
-        let column = ColumnArray::of(std::mem::take(values))?;
-        select.push(column.select(arrays.len() + 1));
-        column.push_into(&mut arrays);
-    }
+    let (names, values): (Vec<&str>, Vec<Vec<Value>>) = columns.into_iter().unzip();
+    let unnest = Unnest::of(values, 1)?;
     let entity = <A::Entity as Default>::default();
     let table = match entity.schema_name() {
         Some(schema) => format!("{}.{}", quoted(schema), quoted(entity.table_name())),
         None => quoted(entity.table_name()),
     };
-    let list = columns.iter().map(|(name, _)| quoted(name)).collect::<Vec<_>>().join(", ");
-    let (params, names) = unnest_parameters(&arrays, 1);
+    let list = names.iter().map(|name| quoted(name)).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "INSERT INTO {table} ({list}) SELECT {} FROM UNNEST({params}) AS r({names})",
-        select.join(", ")
+        "INSERT INTO {table} ({list}) SELECT {} FROM {} AS r({})",
+        unnest.select, unnest.call, unnest.names
     );
-    Some(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        arrays.into_iter().map(|(array, _)| array),
-    ))
+    Some(Statement::from_sql_and_values(DbBackend::Postgres, sql, unnest.values))
 }
 
-/// One column's values as `UNNEST` takes them: a typed array, and when
-/// any is NULL, a `bool[]` of which.
-pub struct ColumnArray {
-    values: Value,
-    sql_type: &'static str,
-    nulls: Option<Value>,
+/// Columns of values as `UNNEST` takes them: each a typed array bound in
+/// binary, with a `bool[]` of which rows are NULL for a column that holds
+/// any (the array binding cannot carry NULL elements: sea-query-sqlx turns
+/// each array into a `Vec<T>` and panics on a NULL, so every element bound
+/// here is a value of its array's kind).
+pub struct Unnest {
+    /// `UNNEST($first::uuid[], ...)`.
+    pub call: String,
+    /// Its output columns' names, `v1, v2, ...`.
+    pub names: String,
+    /// One expression per column, NULL where flagged.
+    pub select: String,
+    /// The parameters, in order from `$first`.
+    pub values: Vec<Value>,
 }
 
-impl ColumnArray {
-    /// The array of `values` (all of one kind; `None` otherwise, or for a
-    /// kind not carried in arrays).
-    pub fn of(values: Vec<Value>) -> Option<Self> {
-        let (array_type, sql_type, placeholder) = element(values.first()?)?;
-        let kind = std::mem::discriminant(&values[0]);
-        if values.iter().any(|v| std::mem::discriminant(v) != kind) {
-            return None;
+impl Unnest {
+    /// The columns' arrays, bound from `$first`; `None` when a column's
+    /// values are not all of one kind, or of a kind not carried here.
+    pub fn of(columns: Vec<Vec<Value>>, first: usize) -> Option<Self> {
+        let (mut params, mut select, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        for column in columns {
+            let (array_type, sql_type, placeholder) = element(column.first()?)?;
+            let kind = std::mem::discriminant(&column[0]);
+            if column.iter().any(|v| std::mem::discriminant(v) != kind) {
+                return None;
+            }
+            let has_null = column.iter().any(|v| !v.is_some());
+            let nulls: Vec<Value> =
+                column.iter().map(|v| Value::Bool(Some(!v.is_some()))).collect();
+            let filled =
+                column.into_iter().map(|v| if v.is_some() { v } else { placeholder.clone() });
+            values.push(Value::Array(array_type, Some(Box::new(filled.collect()))));
+            params.push(format!("${}::{sql_type}[]", first + params.len()));
+            let value = format!("v{}", values.len());
+            if has_null {
+                values.push(Value::Array(ArrayType::Bool, Some(Box::new(nulls))));
+                params.push(format!("${}::bool[]", first + params.len()));
+                select.push(format!("CASE WHEN v{} THEN NULL ELSE {value} END", values.len()));
+            } else {
+                select.push(value);
+            }
         }
-        let nulls = values.iter().any(|v| !v.is_some()).then(|| {
-            let flags = values.iter().map(|v| Value::Bool(Some(!v.is_some()))).collect();
-            Value::Array(ArrayType::Bool, Some(Box::new(flags)))
-        });
-        let filled = values.into_iter().map(|v| if v.is_some() { v } else { placeholder.clone() });
-        let values = Value::Array(array_type, Some(Box::new(filled.collect())));
-        Some(Self { values, sql_type, nulls })
+        let names = (1..=values.len()).map(|i| format!("v{i}")).collect::<Vec<_>>().join(", ");
+        Some(Self {
+            call: format!("UNNEST({})", params.join(", ")),
+            names,
+            select: select.join(", "),
+            values,
+        })
     }
-
-    /// The select-list expression for the column whose values are the
-    /// `UNNEST` output column `v{first}` (and its flags `v{first + 1}`).
-    pub fn select(&self, first: usize) -> String {
-        match self.nulls {
-            Some(_) => format!("CASE WHEN v{} THEN NULL ELSE v{first} END", first + 1),
-            None => format!("v{first}"),
-        }
-    }
-
-    /// Appends its parameters (array, SQL element type) to `arrays`.
-    pub fn push_into(self, arrays: &mut Vec<(Value, &'static str)>) {
-        arrays.push((self.values, self.sql_type));
-        if let Some(nulls) = self.nulls {
-            arrays.push((nulls, "bool"));
-        }
-    }
-}
-
-/// `$1::uuid[], $2::text[], ...` for `arrays`, numbered from `first`, and
-/// the `UNNEST` output names `v1, v2, ...`.
-pub fn unnest_parameters(arrays: &[(Value, &'static str)], first: usize) -> (String, String) {
-    let params = arrays
-        .iter()
-        .enumerate()
-        .map(|(i, (_, sql_type))| format!("${}::{sql_type}[]", i + first))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let names = (1..=arrays.len()).map(|i| format!("v{i}")).collect::<Vec<_>>().join(", ");
-    (params, names)
 }
 
 /// A column's array element type, its SQL name, and the placeholder for
@@ -172,6 +158,9 @@ fn element(value: &Value) -> Option<(ArrayType, &'static str, Value)> {
         Value::BigInt(_) => (ArrayType::BigInt, "int8", Value::BigInt(Some(0))),
         Value::String(_) => (ArrayType::String, "text", Value::String(Some(String::new()))),
         Value::Uuid(_) => (ArrayType::Uuid, "uuid", Value::Uuid(Some(Uuid::nil()))),
+        Value::ChronoDate(_) => {
+            (ArrayType::ChronoDate, "date", Value::ChronoDate(Some(NaiveDate::default())))
+        }
         Value::ChronoDateTimeUtc(_) => (
             ArrayType::ChronoDateTimeUtc,
             "timestamptz",
@@ -229,9 +218,8 @@ mod tests {
         assert!(!mixed[0].sql.contains("UNNEST"));
     }
 
-    #[test]
-    fn a_null_goes_as_a_placeholder_and_a_flag() {
-        let with_null = |note: Option<&str>| outpost_entity::sync_change::ActiveModel {
+    fn change(owner: Option<Uuid>) -> outpost_entity::sync_change::ActiveModel {
+        outpost_entity::sync_change::ActiveModel {
             organisation_id: Set(Uuid::nil()),
             seq: Set(1),
             entity: Set("contact".into()),
@@ -240,17 +228,48 @@ mod tests {
             version: Set(1),
             visibility: Set("org".into()),
             site_id: Set(None),
-            owner_user_id: Set(note.map(|_| Uuid::nil())),
+            owner_user_id: Set(owner),
             audience_user_id: Set(None),
             changed_at: Set(Utc.timestamp_opt(1_700_000_000, 0).unwrap()),
-        };
-        let statement =
-            &statements(DbBackend::Postgres, vec![with_null(None), with_null(Some("x"))])[0];
+        }
+    }
+
+    /// What keeps sea-query-sqlx's array binding from panicking: every
+    /// element bound is a value (never NULL) of its array's kind.
+    fn assert_bindable(statement: &Statement) {
+        for value in &statement.values.as_ref().unwrap().0 {
+            let Value::Array(array_type, Some(elements)) = value else {
+                panic!("not an array: {value:?}")
+            };
+            for element in elements.iter() {
+                assert!(element.is_some(), "a NULL element in {array_type:?}");
+                assert_eq!(&element.array_type(), array_type, "{element:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_null_goes_as_a_placeholder_and_a_flag() {
+        let rows = vec![change(None), change(Some(Uuid::nil()))];
+        let statement = &statements(DbBackend::Postgres, rows)[0];
         assert!(statement.sql.contains("CASE WHEN"), "{}", statement.sql);
-        assert_eq!(
-            statement.values.as_ref().map(|v| v.0.len()),
-            Some(11 + 3),
-            "a flag per column holding a NULL"
-        );
+        // site_id and audience_user_id (all NULL) and owner_user_id
+        // (one NULL) each have their flags.
+        assert_eq!(statement.values.as_ref().map(|v| v.0.len()), Some(11 + 3));
+        assert_bindable(statement);
+    }
+
+    #[test]
+    fn a_date_goes_through_unnest_too() {
+        let person = outpost_entity::person::ActiveModel {
+            birth_date: Set(Some(chrono::NaiveDate::from_ymd_opt(1990, 2, 3).unwrap())),
+            ..Default::default()
+        };
+        // Only the columns set are inserted; a date is carried too.
+        let statement = &statements(DbBackend::Postgres, vec![person.clone(), person])[0];
+        assert!(statement.sql.contains("$1::date[]"), "{}", statement.sql);
+        assert_bindable(statement);
+        let lines = statements(DbBackend::Postgres, (0..3).map(line).collect());
+        assert_bindable(&lines[0]);
     }
 }

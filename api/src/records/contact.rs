@@ -167,7 +167,9 @@ impl SyncRecord for Contact {
             .collect())
     }
 
-    /// Written straight from the views: no `Value` per contact.
+    /// Written straight from the views: no `Value` per contact. Like
+    /// `render`, it shows every field: contacts have none a role may not
+    /// read (were one added, both would hide it, as `view` does).
     async fn render_json<C: ConnectionTrait>(
         db: &C,
         actor: &Actor,

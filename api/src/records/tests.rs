@@ -311,14 +311,17 @@ fn an_unreadable_code_shows_as_the_fallback() {
 /// same JSON for every view, nulls, dates, codes and lists included.
 #[tokio::test]
 async fn views_write_the_same_json_both_ways() {
-    use crate::records::{contact::ContactView, incident::IncidentView, person::PersonView};
+    use crate::records::{
+        contact::ContactView, incident::IncidentView, person::PersonView, referral::ReferralView,
+    };
     use poem_openapi::types::ToJSON;
     fn same<V: ToJSON + serde::Serialize>(view: &V) {
         let written: Value = serde_json::from_str(&serde_json::to_string(view).unwrap()).unwrap();
         assert_eq!(Some(written), view.to_json());
     }
     let (db, actor) = organisation().await;
-    let (person, contact, incident) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (person, contact, incident, referral) =
+        (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let answers = push(
         &db,
         &actor,
@@ -353,6 +356,18 @@ async fn views_write_the_same_json_both_ways() {
                     "people": [{ "person_id": person.to_string() }, { "unknown_party": "a man" }],
                 }),
             ),
+            mutation(
+                EntityKind::Referral,
+                referral,
+                MutationOp::Create,
+                json!({
+                    "person_id": person.to_string(),
+                    "service_type": "housing",
+                    "reason": "Sleeping out, wants a hostel place.",
+                    "consent_to_share": true,
+                    "urgency": "soon",
+                }),
+            ),
         ],
     )
     .await;
@@ -367,6 +382,8 @@ async fn views_write_the_same_json_both_ways() {
     same(&PersonView::from(person::Entity::find_by_id(person).one(&db).await.unwrap().unwrap()));
     let stored = outpost_entity::incident::Entity::find_by_id(incident).one(&db).await.unwrap();
     same(&IncidentView::from(stored.unwrap()));
+    let stored = referral::Entity::find_by_id(referral).one(&db).await.unwrap();
+    same(&ReferralView::from(stored.unwrap()));
 
     // And the contact's rendering for a pull is the one `GET` shows.
     let values = crate::records::contact::Contact::render(&db, &actor, &[contact]).await.unwrap();

@@ -84,7 +84,12 @@ impl<T: WireJson> WireJson for Vec<T> {
     }
 }
 
-/// Declares a view and its `From<Model>`; see the [module](self).
+/// Declares a view and its `From<Model>`; see the [module](self). Its
+/// `Serialize` names each field as declared and writes every one, as the
+/// derived `ToJSON` does: a field attribute that changes `ToJSON`'s output
+/// (`#[oai(rename)]`, `skip_serializing_if_is_none`) would need the same
+/// here, so fields take doc comments only (the records' tests compare the
+/// two outputs).
 #[macro_export]
 macro_rules! declare_view {
     (

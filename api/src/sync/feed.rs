@@ -196,9 +196,8 @@ pub async fn append<C: ConnectionTrait>(
 
 /// Postgres: reserves the numbers and inserts the entries in one
 /// statement. The counter's row lock is held from here to commit, and
-/// every push of the organisation queues for it: under 20 devices pushing
-/// at once, the benchmark found most backends waiting on it, so the time
-/// it is held is the push's throughput. One round trip fewer inside it
+/// every push of the organisation queues for it (the benchmark's wait
+/// samples found most backends there): one round trip fewer inside it
 /// than a reserve and then an insert.
 async fn number_and_insert<C: ConnectionTrait>(
     db: &C,
@@ -206,14 +205,7 @@ async fn number_and_insert<C: ConnectionTrait>(
     entries: &[FeedEntry],
     now: chrono::DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    use crate::records::bulk::{ColumnArray, unnest_parameters};
-    let column = |values: Vec<sea_orm::Value>| {
-        ColumnArray::of(values)
-            .ok_or_else(|| DbErr::Custom("a feed column without its array".into()))
-    };
-    let mut arrays = Vec::new();
-    let mut select = Vec::new();
-    for values in [
+    let columns: Vec<Vec<sea_orm::Value>> = vec![
         entries.iter().map(|e| e.entity.as_str().into()).collect(),
         entries.iter().map(|e| e.record_id.into()).collect(),
         entries.iter().map(|e| e.op.as_str().into()).collect(),
@@ -222,13 +214,10 @@ async fn number_and_insert<C: ConnectionTrait>(
         entries.iter().map(|e| e.site_id.into()).collect(),
         entries.iter().map(|e| e.owner_user_id.into()).collect(),
         entries.iter().map(|e| e.audience_user_id.into()).collect(),
-    ] {
-        let column = column(values)?;
-        select.push(column.select(arrays.len() + 1));
-        column.push_into(&mut arrays);
-    }
+    ];
     // $1 to $3 are the organisation, the count and the time.
-    let (params, names) = unnest_parameters(&arrays, 4);
+    let unnest = crate::records::bulk::Unnest::of(columns, 4)
+        .ok_or_else(|| DbErr::Custom("feed entries without their arrays".into()))?;
     let sql = format!(
         "WITH counter AS (
              INSERT INTO sync_counters (organisation_id, last_seq, horizon_seq)
@@ -241,12 +230,12 @@ async fn number_and_insert<C: ConnectionTrait>(
                                    visibility, site_id, owner_user_id, audience_user_id,
                                    changed_at)
          SELECT $1, counter.last_seq - $2 + e.n, {}, $3
-         FROM counter, UNNEST({params}) WITH ORDINALITY AS e({names}, n)",
-        select.join(", ")
+         FROM counter, {} WITH ORDINALITY AS e({}, n)",
+        unnest.select, unnest.call, unnest.names
     );
     let mut values: Vec<sea_orm::Value> =
         vec![organisation_id.into(), (entries.len() as i64).into(), now.into()];
-    values.extend(arrays.into_iter().map(|(array, _)| array));
+    values.extend(unnest.values);
     db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     Ok(())
 }

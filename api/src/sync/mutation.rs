@@ -245,6 +245,7 @@ mod tests {
         let before: String =
             Sha256::digest(before.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(m.digest(), before);
-        assert_eq!(m.digest().len(), 32);
+        // And pinned: a change to either computation shows here.
+        assert_eq!(m.digest(), "4e08c8793eba95bbc1c79b5123893fa4");
     }
 }

@@ -63,9 +63,14 @@ pub enum Numbering {
 }
 
 impl Raw {
-    /// Connects to `url` with room for 20 writers.
+    /// Connects to `url` with room for 20 writers, without JIT as the
+    /// server's connections are (a fair comparison).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new().max_connections(DEVICES as u32 + 2).connect(url).await?;
+        let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(DEVICES as u32 + 2)
+            .connect_with(options.options([("jit", "off")]))
+            .await?;
         Ok(Self { pool })
     }
 

@@ -32,16 +32,18 @@ impl Profiler {
         let Some(dir) = &self.dir else { return Ok(Recording { child: None }) };
         std::fs::create_dir_all(dir)?;
         let out = dir.join(format!("{phase}.data"));
-        let child = Command::new("perf")
-            .args(["record", "-F", "499", "-a", "-g", "-o"])
+        let mut child = Command::new("perf")
+            .args(["record", "-q", "-F", "499", "-a", "-g", "-o"])
             .arg(&out)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .map_err(|err| anyhow::anyhow!("--perf needs `perf` on the PATH: {err}"))?;
         // perf needs a moment to attach before the phase's first request.
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("perf record stopped at once ({status}); see its message above");
+        }
         Ok(Recording { child: Some(child) })
     }
 }

@@ -87,27 +87,31 @@ impl Report {
     }
 
     pub fn push_ceiling(&mut self, ceiling: &CeilingFigures) {
-        let contacts_per_s = rate(ceiling.records, ceiling.elapsed);
-        let share = self.push_rate.map(|r| format!("{:.0}%", 100.0 * r / contacts_per_s));
-        self.row(
+        self.push_ceiling_row(
             "push ceiling: same rows by UNNEST, 20 connections, 100 per commit",
-            format!("{} rows/s", thousands(rate(ceiling.rows, ceiling.elapsed))),
-            &format!("{} contacts/s", thousands(contacts_per_s)),
-            &share.unwrap_or_default(),
+            ceiling,
             ">= 60%",
         );
     }
 
     /// The same, with the feed numbered under the counter's row lock.
     pub fn push_ceiling_numbered(&mut self, ceiling: &CeilingFigures) {
+        self.push_ceiling_row(
+            "push ceiling, feed numbered under the counter's row lock as sync.md 4 needs",
+            ceiling,
+            "",
+        );
+    }
+
+    fn push_ceiling_row(&mut self, what: &str, ceiling: &CeilingFigures, target: &str) {
         let contacts_per_s = rate(ceiling.records, ceiling.elapsed);
         let share = self.push_rate.map(|r| format!("{:.0}%", 100.0 * r / contacts_per_s));
         self.row(
-            "push ceiling, feed numbered under the counter's row lock as sync.md 4 needs",
+            what,
             format!("{} rows/s", thousands(rate(ceiling.rows, ceiling.elapsed))),
             &format!("{} contacts/s", thousands(contacts_per_s)),
             &share.unwrap_or_default(),
-            "",
+            target,
         );
     }
 
