@@ -22,7 +22,8 @@
 //! (copies of a pushed one, with their kit lines, feed entries and log
 //! rows), to measure the same at scale; `--analyze` runs `ANALYZE` after it
 //! (by default not: the hot paths must plan well without statistics).
-//! `--perf DIR` records the push and the full pull with `perf` (see
+//! `--perf DIR` records the push, the full pull and the incremental pulls
+//! with `perf` (see
 //! `profile.rs`).
 //!
 //! ```sh
@@ -114,7 +115,9 @@ async fn main() -> anyhow::Result<()> {
             report.note("a hot statement scans a whole table: see the plans above".into());
         }
     }
+    let recording = profiler.start("incremental").await?;
     let incremental = workload::incremental(&api, &setup, &pull.cursor).await?;
+    recording.stop().await?;
     report.incremental(&incremental);
     let open_loop = latency::open_loop(&api, &setup, &pull.cursor, &options).await?;
     report.open_loop(&open_loop);

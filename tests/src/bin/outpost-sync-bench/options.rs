@@ -12,8 +12,8 @@ pub struct Options {
     pub analyze: bool,
     /// How long the open-loop load runs, in seconds (default 30).
     pub open_loop_secs: u64,
-    /// Where `perf` recordings of the push and full pull go (none by
-    /// default).
+    /// Where `perf` recordings of the push, the full pull and the
+    /// incremental pulls go (none by default).
     pub perf: Option<std::path::PathBuf>,
 }
 
