@@ -368,28 +368,34 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if !matches!(self.cleanup, Cleanup::None) && self.config.redis_url.is_some() {
-            // Leave no keys behind in a shared Redis (sessions live for days).
-            // A connection of its own: the app's is driven by the test's
-            // runtime, which this thread blocks.
-            let url = self.config.redis_url.clone().unwrap_or_default();
-            let pattern = format!("{}*", self.config.redis_key_prefix);
-            let _ = std::thread::spawn(move || {
-                let Ok(client) = redis::Client::open(url) else {
-                    return;
-                };
-                let Ok(mut conn) = client.get_connection() else {
-                    return;
-                };
-                let keys: Vec<String> =
-                    redis::cmd("KEYS").arg(&pattern).query(&mut conn).unwrap_or_default();
-                if !keys.is_empty() {
-                    let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
-                }
-            })
-            .join();
+        if !matches!(self.cleanup, Cleanup::None) {
+            forget_cache_namespace(&self.config);
         }
     }
+}
+
+/// Deletes every key of `config`'s cache namespace in Redis (none without
+/// Redis): sessions live for days and the replay cache for a day, and a
+/// shared Redis must not fill up with what tests and benchmarks leave.
+/// Blocks, on a connection of its own: callers may be inside a runtime
+/// driving the app's connection.
+pub fn forget_cache_namespace(config: &Config) {
+    let Some(url) = config.redis_url.clone() else { return };
+    let pattern = format!("{}*", config.redis_key_prefix);
+    let _ = std::thread::spawn(move || {
+        let Ok(client) = redis::Client::open(url) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection() else {
+            return;
+        };
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(&pattern).query(&mut conn).unwrap_or_default();
+        for chunk in keys.chunks(10_000) {
+            let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+        }
+    })
+    .join();
 }
 
 impl Drop for Cleanup {

@@ -357,3 +357,62 @@ async fn a_record_created_and_changed_in_one_push_is_received_once() {
     let broken: Vec<_> = report.checks.iter().filter(|c| c.violations > 0).collect();
     assert!(broken.is_empty(), "{broken:?}");
 }
+
+/// A pull reads the feed in windows of numbers (so no page reads the
+/// whole feed, however large): a user who sees few of the organisation's
+/// entries still receives each of them exactly once, through short or
+/// empty pages that say `has_more`, and the same set as in one big page.
+#[tokio::test]
+async fn a_sparse_scope_pulls_everything_once_through_windows() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let mut mine = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+    let mut theirs = Device::sign_in(&app, "worker2@demo.outpost.test").await;
+    let own_site = |me: &serde_json::Value| me["sites"][0]["id"].as_str().unwrap().to_owned();
+    let my_site = own_site(app.get("/v1/me", &mine.token).await.ok());
+    let their_site = own_site(app.get("/v1/me", &theirs.token).await.ok());
+    assert_ne!(my_site, their_site, "the two workers work at different sites");
+    let mut expected = Vec::new();
+    for _ in 0..3 {
+        for _ in 0..60 {
+            theirs.create("contact", contact_fields(Some(&their_site), None));
+        }
+        theirs.push(&app).await;
+        expected.push(mine.create("contact", contact_fields(Some(&my_site), None)).to_string());
+        mine.push(&app).await;
+    }
+
+    // Pages of 5: a window is 12 numbers, a request reads at most 8.
+    let mut small = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+    let (mut pages, mut short_with_more) = (0, 0);
+    loop {
+        let page = small.pull_page(&app, 5).await.ok().clone();
+        small.apply(&page);
+        pages += 1;
+        let more = page["has_more"].as_bool().unwrap();
+        if more && page["changes"].as_array().unwrap().len() < 5 {
+            short_with_more += 1;
+        }
+        if !more {
+            break;
+        }
+        assert!(pages < 1000, "the pull never ends");
+    }
+    assert!(short_with_more > 0, "the windows were not exercised");
+
+    let mut big = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+    big.pull_with_limit(&app, 1000).await;
+    let mut once: Vec<_> = small.received.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(once.len(), small.received.len(), "an entry came twice");
+    let mut through_windows = small.received.clone();
+    let mut in_one_page = big.received.clone();
+    through_windows.sort();
+    in_one_page.sort();
+    assert_eq!(through_windows, in_one_page);
+    for id in &expected {
+        assert!(small.record("contact", id.parse().unwrap()).is_some(), "{id} missing");
+    }
+    assert!(small.records("contact").len() >= expected.len());
+}

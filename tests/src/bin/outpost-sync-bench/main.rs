@@ -126,5 +126,7 @@ async fn main() -> anyhow::Result<()> {
     report.after_burst(&settled);
     report.print();
     drop(server);
+    // The server's sessions and replay cache would stay in Redis for a day.
+    outpost_tests::forget_cache_namespace(&config);
     Ok(())
 }
