@@ -19,9 +19,9 @@ pub struct BatchContext {
     pub actor: Actor,
     /// The organisation's reference data.
     pub catalogue: Catalogue,
-    /// Active sites of the organisation.
+    /// The active sites of the organisation among those the batch names.
     pub sites: HashSet<Uuid>,
-    /// Active staff of the organisation.
+    /// The staff of the organisation among those the batch names.
     pub users: HashSet<Uuid>,
     /// People that exist (not deleted), including those created earlier in
     /// this batch.
@@ -43,30 +43,44 @@ impl BatchContext {
         let org = actor.organisation_id;
         let mut person_ids = HashSet::new();
         let mut referral_ids = HashSet::new();
+        // Only the sites and staff the batch names: an organisation's
+        // whole staff list read on every push grows with the organisation.
+        let mut site_ids = HashSet::new();
+        let mut user_ids = HashSet::new();
         for fields in field_sets {
             collect_ids(fields.get("person_id"), &mut person_ids);
             collect_ids(fields.get("referral_id"), &mut referral_ids);
+            collect_ids(fields.get("site_id"), &mut site_ids);
+            if let Some(Value::Array(workers)) = fields.get("worker_ids") {
+                for worker in workers {
+                    collect_ids(Some(worker), &mut user_ids);
+                }
+            }
             if let Some(Value::Array(people)) = fields.get("people") {
                 for p in people {
                     collect_ids(p.get("person_id"), &mut person_ids);
                 }
             }
         }
-        let sites = site::Entity::find()
-            .select_only()
-            .column(site::Column::Id)
-            .filter(site::Column::OrganisationId.eq(org))
-            .filter(site::Column::ArchivedAt.is_null())
-            .into_tuple::<Uuid>()
-            .all(db)
-            .await?;
-        let users = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::OrganisationId.eq(org))
-            .into_tuple::<Uuid>()
-            .all(db)
-            .await?;
+        let sites = existing(db, site_ids, |ids| {
+            site::Entity::find()
+                .select_only()
+                .column(site::Column::Id)
+                .filter(site::Column::OrganisationId.eq(org))
+                .filter(site::Column::ArchivedAt.is_null())
+                .filter(site::Column::Id.is_in(ids))
+                .into_tuple::<Uuid>()
+        })
+        .await?;
+        let users = existing(db, user_ids, |ids| {
+            user::Entity::find()
+                .select_only()
+                .column(user::Column::Id)
+                .filter(user::Column::OrganisationId.eq(org))
+                .filter(user::Column::Id.is_in(ids))
+                .into_tuple::<Uuid>()
+        })
+        .await?;
         let persons = existing(db, person_ids, |ids| {
             person::Entity::find()
                 .select_only()
@@ -94,8 +108,8 @@ impl BatchContext {
         Ok(Self {
             catalogue: Catalogue::load(db, org).await?,
             actor,
-            sites: sites.into_iter().collect(),
-            users: users.into_iter().collect(),
+            sites,
+            users,
             persons,
             referrals,
             now: Utc::now(),

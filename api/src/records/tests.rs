@@ -392,3 +392,58 @@ async fn views_write_the_same_json_both_ways() {
     let parsed: Value = serde_json::from_str(texts[0].1.get()).unwrap();
     assert_eq!(parsed, values[0].1);
 }
+
+/// A contact's site must be an active site of the organisation and its
+/// workers staff of it; the batch loads only the sites and staff it names,
+/// so each is checked against the database, not against a list.
+#[tokio::test]
+async fn sites_and_workers_are_checked_against_the_organisation() {
+    use outpost_entity::site;
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+    let (db, actor) = organisation().await;
+    let sites = site::Entity::find()
+        .filter(site::Column::OrganisationId.eq(actor.organisation_id))
+        .all(&db)
+        .await
+        .unwrap();
+    let (open, closed) = (sites[0].id, sites[1].clone());
+    let mut archived = closed.into_active_model();
+    archived.archived_at = Set(Some(chrono::Utc::now()));
+    let closed = archived.update(&db).await.unwrap().id;
+    let colleague = user::Entity::find()
+        .filter(user::Column::OrganisationId.eq(actor.organisation_id))
+        .filter(user::Column::Role.eq("worker"))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let contact = |site: Uuid, workers: Vec<Uuid>| {
+        mutation(
+            EntityKind::Contact,
+            Uuid::now_v7(),
+            MutationOp::Create,
+            json!({
+                "occurred_at": "2026-12-01T21:30:00Z",
+                "contact_type": "street_outreach",
+                "site_id": site.to_string(),
+                "worker_ids": workers.iter().map(Uuid::to_string).collect::<Vec<_>>(),
+            }),
+        )
+    };
+    let answers = push(
+        &db,
+        &actor,
+        &[
+            contact(open, vec![colleague]),
+            contact(closed, vec![]),
+            contact(Uuid::now_v7(), vec![]),
+            contact(open, vec![colleague, Uuid::now_v7()]),
+        ],
+    )
+    .await;
+    assert_eq!(answers[0].as_ref().unwrap().status, MutationStatus::Applied);
+    assert_eq!(answers[1].as_ref().unwrap_err(), &RejectionCode::UnknownReference, "archived");
+    assert_eq!(answers[2].as_ref().unwrap_err(), &RejectionCode::UnknownReference, "no such site");
+    assert_eq!(answers[3].as_ref().unwrap_err(), &RejectionCode::UnknownReference, "a stranger");
+}
