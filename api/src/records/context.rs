@@ -7,7 +7,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use outpost_entity::{person, referral, site, user};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -62,48 +64,36 @@ impl BatchContext {
                 }
             }
         }
-        let sites = existing(db, site_ids, |ids| {
-            site::Entity::find()
-                .select_only()
-                .column(site::Column::Id)
-                .filter(site::Column::OrganisationId.eq(org))
-                .filter(site::Column::ArchivedAt.is_null())
-                .filter(site::Column::Id.is_in(ids))
-                .into_tuple::<Uuid>()
-        })
+        let sites = existing::<site::Entity, C>(
+            db,
+            site_ids,
+            (site::Column::Id, site::Column::OrganisationId, org),
+            Condition::all().add(site::Column::ArchivedAt.is_null()),
+        )
         .await?;
-        let users = existing(db, user_ids, |ids| {
-            user::Entity::find()
-                .select_only()
-                .column(user::Column::Id)
-                .filter(user::Column::OrganisationId.eq(org))
-                .filter(user::Column::Id.is_in(ids))
-                .into_tuple::<Uuid>()
-        })
+        let users = existing::<user::Entity, C>(
+            db,
+            user_ids,
+            (user::Column::Id, user::Column::OrganisationId, org),
+            Condition::all(),
+        )
         .await?;
-        let persons = existing(db, person_ids, |ids| {
-            person::Entity::find()
-                .select_only()
-                .column(person::Column::Id)
-                .filter(person::Column::OrganisationId.eq(org))
-                .filter(person::Column::DeletedAt.is_null())
-                .filter(person::Column::Id.is_in(ids))
-                .into_tuple::<Uuid>()
-        })
+        let persons = existing::<person::Entity, C>(
+            db,
+            person_ids,
+            (person::Column::Id, person::Column::OrganisationId, org),
+            Condition::all().add(person::Column::DeletedAt.is_null()),
+        )
         .await?;
         // Only the referrals the writer may see: a step on any other is
         // refused as an unknown reference, as REST answers 404.
         let scope = actor.site_condition(referral::Column::SiteId, referral::Column::RecordedBy);
-        let referrals = existing(db, referral_ids, |ids| {
-            referral::Entity::find()
-                .select_only()
-                .column(referral::Column::Id)
-                .filter(referral::Column::OrganisationId.eq(org))
-                .filter(referral::Column::DeletedAt.is_null())
-                .filter(scope.clone())
-                .filter(referral::Column::Id.is_in(ids))
-                .into_tuple::<Uuid>()
-        })
+        let referrals = existing::<referral::Entity, C>(
+            db,
+            referral_ids,
+            (referral::Column::Id, referral::Column::OrganisationId, org),
+            Condition::all().add(referral::Column::DeletedAt.is_null()).add(scope),
+        )
         .await?;
         Ok(Self {
             catalogue: Catalogue::load(db, org).await?,
@@ -123,15 +113,27 @@ fn collect_ids(value: Option<&Value>, into: &mut HashSet<Uuid>) {
     }
 }
 
-async fn existing<C, F>(db: &C, ids: HashSet<Uuid>, query: F) -> Result<HashSet<Uuid>, DbErr>
-where
-    C: ConnectionTrait,
-    F: Fn(Vec<Uuid>) -> sea_orm::Selector<sea_orm::SelectGetableTuple<Uuid>>,
-{
+/// Which of `ids` are rows of `E` (by its id column) in the organisation
+/// (its column and id) that meet `condition`.
+async fn existing<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    ids: HashSet<Uuid>,
+    (id, organisation, organisation_id): (E::Column, E::Column, Uuid),
+    condition: Condition,
+) -> Result<HashSet<Uuid>, DbErr> {
     let mut found = HashSet::new();
     let ids: Vec<Uuid> = ids.into_iter().collect();
     for chunk in ids.chunks(500) {
-        found.extend(query(chunk.to_vec()).all(db).await?);
+        let rows = E::find()
+            .select_only()
+            .column(id)
+            .filter(organisation.eq(organisation_id))
+            .filter(condition.clone())
+            .filter(id.is_in(chunk.iter().copied()))
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?;
+        found.extend(rows);
     }
     Ok(found)
 }
