@@ -115,11 +115,34 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let (mut config, storage) = fresh_storage().await;
     customize(&mut config);
-    start(config, None, storage.0).await
+    start(config, None, storage.into_cleanup()).await
 }
 
 /// A test's own database (and Redis key prefix), removed when dropped.
-pub struct Storage(Cleanup);
+pub struct Storage {
+    cleanup: Cleanup,
+    /// Whose cache namespace to forget at the end (with Redis).
+    cache: Option<Config>,
+}
+
+impl Storage {
+    /// The database's cleanup, for a `TestApp` (which forgets its cache
+    /// namespace itself).
+    fn into_cleanup(mut self) -> Cleanup {
+        self.cache = None;
+        std::mem::replace(&mut self.cleanup, Cleanup::None)
+    }
+}
+
+impl Drop for Storage {
+    /// Servers run as processes of their own leave their sessions and
+    /// replay cache behind in Redis: forget them with the database.
+    fn drop(&mut self) {
+        if let Some(config) = &self.cache {
+            forget_cache_namespace(config);
+        }
+    }
+}
 
 /// A configuration on fresh storage, as `spawn_app` uses: a new SQLite file,
 /// or a new database on `OUTPOST_TEST_DATABASE_URL`, and a key prefix of its
@@ -162,13 +185,14 @@ pub async fn fresh_storage() -> (Config, Storage) {
         assert_redis_answers(&redis_url).await;
         config.redis_url = Some(redis_url);
     }
-    (config, Storage(cleanup))
+    let cache = config.redis_url.is_some().then(|| config.clone());
+    (config, Storage { cleanup, cache })
 }
 
 /// Starts an in-process server on `config` (from [`fresh_storage`], perhaps
 /// adjusted); `storage` is dropped with the app.
 pub async fn spawn_app_on(config: Config, storage: Storage) -> TestApp {
-    start(config, None, storage.0).await
+    start(config, None, storage.into_cleanup()).await
 }
 
 async fn assert_redis_answers(url: &str) {
