@@ -122,15 +122,17 @@ impl Unnest {
             if column.iter().any(|v| std::mem::discriminant(v) != kind) {
                 return None;
             }
-            let has_null = column.iter().any(|v| !v.is_some());
-            let nulls: Vec<Value> =
-                column.iter().map(|v| Value::Bool(Some(!v.is_some()))).collect();
+            // Flags only for a column that holds a NULL.
+            let nulls: Option<Vec<Value>> = column
+                .iter()
+                .any(|v| !v.is_some())
+                .then(|| column.iter().map(|v| Value::Bool(Some(!v.is_some()))).collect());
             let filled =
                 column.into_iter().map(|v| if v.is_some() { v } else { placeholder.clone() });
             values.push(Value::Array(array_type, Some(Box::new(filled.collect()))));
             params.push(format!("${}::{sql_type}[]", first + params.len()));
             let value = format!("v{}", values.len());
-            if has_null {
+            if let Some(nulls) = nulls {
                 values.push(Value::Array(ArrayType::Bool, Some(Box::new(nulls))));
                 params.push(format!("${}::bool[]", first + params.len()));
                 select.push(format!("CASE WHEN v{} THEN NULL ELSE {value} END", values.len()));

@@ -142,6 +142,27 @@ impl Raw {
     }
 }
 
+/// The batch's feed entries numbered from `$2` on.
+const FREE_CHANGES: &str = "
+INSERT INTO bench_changes (organisation_id, seq, entity, record_id, op, version, visibility,
+    site_id, owner_user_id, audience_user_id, changed_at)
+SELECT $1, $2 - 1 + t.n, 'contact', t.id, 'upsert', 1, 'site', $3, $4, NULL, $5
+FROM UNNEST($6::uuid[]) WITH ORDINALITY AS t(id, n)";
+
+/// The batch's `$2` feed entries numbered under the counter's row lock,
+/// as the server's `feed::append` does.
+const LOCKED_CHANGES: &str = "
+WITH counter AS (
+    INSERT INTO bench_counters (organisation_id, last_seq, horizon_seq) VALUES ($1, $2, 0)
+    ON CONFLICT (organisation_id)
+    DO UPDATE SET last_seq = bench_counters.last_seq + EXCLUDED.last_seq
+    RETURNING last_seq
+)
+INSERT INTO bench_changes (organisation_id, seq, entity, record_id, op, version, visibility,
+    site_id, owner_user_id, audience_user_id, changed_at)
+SELECT $1, counter.last_seq - $2 + t.n, 'contact', t.id, 'upsert', 1, 'site', $3, $4, NULL, $5
+FROM counter, UNNEST($6::uuid[]) WITH ORDINALITY AS t(id, n)";
+
 /// A page of the feed with each contact (and its kit lines) as JSON.
 const PULL_PAGE: &str = "
 SELECT coalesce(json_agg(json_build_object(
@@ -264,50 +285,23 @@ async fn insert_batch(
     .await?;
     // The feed last: numbered under the counter's row lock, it is the
     // part every transaction of the organisation queues for.
-    match numbering {
+    // $2 is the batch's first number (free) or its count (locked).
+    let (sql, second) = match numbering {
         Numbering::Free => {
             let first = seq.fetch_add(BATCH as i64, Ordering::SeqCst) + 1;
-            let seqs: Vec<i64> = (first..first + BATCH as i64).collect();
-            sqlx::query(
-                "INSERT INTO bench_changes (organisation_id, seq, entity, record_id, op, version,
-                    visibility, site_id, owner_user_id, audience_user_id, changed_at)
-                 SELECT $1, seq, 'contact', id, 'upsert', 1, 'site', $3, $4, NULL, $5
-                 FROM UNNEST($2::int8[], $6::uuid[]) AS t(seq, id)",
-            )
-            .bind(org)
-            .bind(&seqs)
-            .bind(site)
-            .bind(user)
-            .bind(now)
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
+            (FREE_CHANGES, first)
         }
-        Numbering::Locked => {
-            sqlx::query(
-                "WITH counter AS (
-                     INSERT INTO bench_counters (organisation_id, last_seq, horizon_seq)
-                     VALUES ($1, $2, 0)
-                     ON CONFLICT (organisation_id)
-                     DO UPDATE SET last_seq = bench_counters.last_seq + EXCLUDED.last_seq
-                     RETURNING last_seq
-                 )
-                 INSERT INTO bench_changes (organisation_id, seq, entity, record_id, op, version,
-                    visibility, site_id, owner_user_id, audience_user_id, changed_at)
-                 SELECT $1, counter.last_seq - $2 + t.n, 'contact', t.id, 'upsert', 1, 'site',
-                        $3, $4, NULL, $5
-                 FROM counter, UNNEST($6::uuid[]) WITH ORDINALITY AS t(id, n)",
-            )
-            .bind(org)
-            .bind(BATCH as i64)
-            .bind(site)
-            .bind(user)
-            .bind(now)
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
+        Numbering::Locked => (LOCKED_CHANGES, BATCH as i64),
+    };
+    sqlx::query(sql)
+        .bind(org)
+        .bind(second)
+        .bind(site)
+        .bind(user)
+        .bind(now)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(BATCH * 3 + lines)
 }
