@@ -33,7 +33,8 @@ impl Profiler {
         std::fs::create_dir_all(dir)?;
         let out = dir.join(format!("{phase}.data"));
         let mut child = Command::new("perf")
-            .args(["record", "-q", "-F", "499", "-a", "-g", "-o"])
+            // 1,999 Hz: the incremental phase lasts a fifth of a second.
+            .args(["record", "-q", "-F", "1999", "-a", "-g", "-o"])
             .arg(&out)
             .stdout(Stdio::null())
             .kill_on_drop(true)
