@@ -76,7 +76,11 @@ pub async fn explain(url: &str, setup: &Setup) -> anyhow::Result<Plans> {
                 .keyed_within_organisation(sync_mutation::Column::OrganisationId, org)
                 .statement(pg, &mutation_ids[..mutation_ids.len().min(100)]),
         ),
-        ("pull: a worker's page of the feed", pull::feed_page(&actor, 0, i64::MAX, 1000).build(pg)),
+        (
+            // As the server reads it: one window of 2 x 1,001 numbers.
+            "pull: a worker's page of the feed (its first window)",
+            pull::feed_page(&actor, 0, 2 * 1001, 1000).build(pg),
+        ),
         (
             "pull: a page's 1,000 contacts",
             ByKeys::<contact::Entity>::new(contact::Column::Id)
