@@ -89,6 +89,9 @@ pub enum Permission {
     /// Create, edit and archive reference data: the kit catalogue,
     /// substances and partner services (admins only).
     ManageReferenceData,
+    /// Create and edit stock locations (managers and admins); transfers,
+    /// stocktakes and write-offs follow the same rule in the ledger.
+    ManageStock,
 }
 
 impl Role {
@@ -107,6 +110,7 @@ impl Role {
                     | ManageDevices
                     | ReadRecords
                     | WriteRecords
+                    | ManageStock
             ),
             Role::Worker => matches!(permission, ReadDirectory | ReadRecords | WriteRecords),
             Role::Viewer => matches!(permission, ReadDirectory | ReadRecords),

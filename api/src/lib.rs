@@ -21,6 +21,7 @@ pub mod server;
 pub mod service;
 pub mod session;
 pub mod state;
+pub mod stock;
 pub mod sync;
 pub mod telemetry;
 pub mod text;

@@ -14,6 +14,7 @@ pub mod m20261202_000001_create_substance_names;
 mod m20261202_000002_index_conflicts_by_record;
 mod m20261202_000003_add_mutation_digest;
 pub mod m20261202_000004_drop_hot_organisation_keys;
+mod m20261203_000001_create_stock;
 mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_index_conflicts_by_record::Migration),
             Box::new(m20261202_000003_add_mutation_digest::Migration),
             Box::new(m20261202_000004_drop_hot_organisation_keys::Migration),
+            Box::new(m20261203_000001_create_stock::Migration),
         ]
     }
 }

@@ -22,6 +22,7 @@ mod api {
     mod sessions;
     mod sites;
     mod spec;
+    mod stock;
     mod sync;
     mod sync_guarantees;
     mod system;

@@ -64,6 +64,7 @@ use crate::records::{
         CreateReferral, CreateReferralFields, CreateReferralStep, CreateReferralStepFields,
         UpdateReferral,
     },
+    stock_entry::{CreateStockEntry, CreateStockEntryFields},
 };
 
 /// Answers whose meaning for one operation differs from the shared words
@@ -117,6 +118,10 @@ const CLOSED: &[fn() -> Cow<'static, str>] = &[
     <UpdateReferral as Type>::name,
     <CreateReferralStep as Type>::name,
     <CreateReferralStepFields as Type>::name,
+    <CreateStockEntry as Type>::name,
+    <CreateStockEntryFields as Type>::name,
+    <super::stock::CreateStockLocation as Type>::name,
+    <super::stock::UpdateStockLocation as Type>::name,
 ];
 
 /// The type of the [`closed`] marker; no schema has it.

@@ -24,6 +24,9 @@ pub const REFERRAL_ID: &str = "0193b6a0-0000-7000-8000-000000000004";
 /// The example referral step's id.
 pub const STEP_ID: &str = "0193b6a0-0000-7000-8000-000000000005";
 
+/// The example stock entry's id.
+pub const STOCK_ENTRY_ID: &str = "0193b6a0-0000-7000-8000-000000000006";
+
 /// The example of the request body schema `name`, if it has one.
 pub fn request_example(name: &str) -> Option<Value> {
     Some(match name {
@@ -126,8 +129,26 @@ pub fn request_example(name: &str) -> Option<Value> {
             "occurred_at": "2026-12-02T09:30:00Z",
             "note": "Referral form emailed to the service",
         }),
+        "CreateStockLocation" => json!({
+            "site_id": crate::ops::demo::DEMO_STREET_TEAM,
+            "kind": "bag",
+            "name": "Night bag 2",
+        }),
+        "UpdateStockLocation" => json!({ "name": "Night bag 2 (spare)" }),
+        "CreateStockEntry" => json!({
+            "id": STOCK_ENTRY_ID,
+            "kind": "receipt",
+            "occurred_at": "2026-12-01T18:30:00Z",
+            "location_id": crate::ops::demo::DEMO_VAN,
+            "item_code": "naloxone_nasal",
+            "quantity": 10,
+            "supplier": "Harbour Pharmacy",
+            "batch": "NX2291",
+            "expires_on": "2028-06-30",
+        }),
         "PushRequest" => {
-            let kinds = ["person", "contact", "incident", "referral", "referral_step"];
+            let kinds =
+                ["person", "contact", "incident", "referral", "referral_step", "stock_entry"];
             json!({ "mutations": kinds.into_iter().filter_map(pushed).collect::<Vec<_>>() })
         }
         "PersonMutation" => pushed("person")?,
@@ -135,6 +156,7 @@ pub fn request_example(name: &str) -> Option<Value> {
         "IncidentMutation" => pushed("incident")?,
         "ReferralMutation" => pushed("referral")?,
         "ReferralStepMutation" => pushed("referral_step")?,
+        "StockEntryMutation" => pushed("stock_entry")?,
         "ResolveConflict" => json!({ "resolution": "keep_theirs" }),
         _ => return None,
     })
@@ -195,6 +217,18 @@ fn pushed(kind: &str) -> Option<Value> {
                 "referral_id": REFERRAL,
                 "status": "sent",
                 "occurred_at": "2026-12-02T09:30:00Z",
+            }),
+        ),
+        "stock_entry" => (
+            6,
+            "0193b6a0-0000-7000-8000-000000000016",
+            json!({
+                "kind": "receipt",
+                "occurred_at": "2026-12-01T19:00:00Z",
+                "location_id": crate::ops::demo::DEMO_BAG,
+                "item_code": "foil",
+                "quantity": 50,
+                "supplier": "Van restock",
             }),
         ),
         _ => return None,

@@ -24,6 +24,7 @@ pub mod records;
 pub mod referrals;
 pub mod security;
 pub mod sites;
+pub mod stock;
 pub mod substances;
 pub mod sync;
 pub mod sync_wire;
@@ -51,6 +52,8 @@ pub enum ApiTags {
     Records,
     /// Reference data: kit catalogue, substances, partner services.
     Reference,
+    /// Stock: locations, the ledger, on-hand.
+    Stock,
     /// Sites: day centres, hostels, shelters, teams, vans.
     Sites,
     /// Staff accounts.
@@ -70,11 +73,12 @@ pub enum ApiTags {
 /// The tags in the order a newcomer needs them (the docs page shows them
 /// so): signing in and syncing first, administration last. poem-openapi
 /// sorts them by name; `spec_json` puts them in this order.
-const TAG_ORDER: [&str; 12] = [
+const TAG_ORDER: [&str; 13] = [
     "Auth",
     "Me",
     "Sync",
     "Records",
+    "Stock",
     "Reference",
     "Sites",
     "Users",
@@ -110,6 +114,7 @@ pub type RecordApis = (
     contacts::ContactsApi,
     incidents::IncidentsApi,
     referrals::ReferralsApi,
+    stock::StockApi,
     sync::SyncApi,
 );
 

@@ -30,13 +30,14 @@ use crate::{
         person::{CreatePersonFields, PersonView, UpdatePerson},
         reference::{
             kit_item::KitItemView, partner_service::PartnerServiceView, site::SiteView,
-            substance::SubstanceView,
+            stock_location::StockLocationView, substance::SubstanceView,
         },
         referral::{
             CreateReferralFields, CreateReferralStepFields, ReferralStepView, ReferralView,
             UpdateReferral,
         },
         rejection::{Rejection, RejectionCode},
+        stock_entry::{CreateStockEntryFields, StockEntryView},
     },
     sync::{
         EntityKind,
@@ -132,6 +133,14 @@ pub const PUSHED: &[Pushed] = &[
         update: None,
         occurred_at: true,
     },
+    Pushed {
+        entity: EntityKind::StockEntry,
+        member: "StockEntryMutation",
+        ops: &[MutationOp::Create],
+        create: Schema::of::<CreateStockEntryFields>(),
+        update: None,
+        occurred_at: true,
+    },
 ];
 
 /// One kind in the pull feed, and the view its changes carry.
@@ -164,6 +173,8 @@ pub const PULLED: &[Pulled] = &[
     pulled::<KitItemView>(EntityKind::KitItem, "KitItemChange"),
     pulled::<SubstanceView>(EntityKind::Substance, "SubstanceChange"),
     pulled::<PartnerServiceView>(EntityKind::PartnerService, "PartnerServiceChange"),
+    pulled::<StockLocationView>(EntityKind::StockLocation, "StockLocationChange"),
+    pulled::<StockEntryView>(EntityKind::StockEntry, "StockEntryChange"),
 ];
 
 /// `{type: string, enum: [value]}`: a member's discriminator.

@@ -31,7 +31,10 @@
 //!   read from the substances themselves; and the `substance_names` key
 //!   holds exactly the names of the active substances, each for its own.
 //!
-//! There is no stock ledger yet; the report says so instead of checking it.
+//! - **The stock ledger.** On-hand at every location and item is the sum
+//!   of its movements; every ledger entry has its movements; every
+//!   correction names a stocktake of its own location and item; and the
+//!   ledger's references stay in their organisation.
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -139,10 +142,20 @@ const SYNCED: &[Synced] = &[
         deleted_at: "r.deleted_at",
     },
     Synced { entity: "referral_step", table: "referral_steps", version: "1", deleted_at: "NULL" },
+    Synced { entity: "stock_entry", table: "stock_entries", version: "1", deleted_at: "NULL" },
 ];
 
 /// The tables that, on Postgres, have no foreign key to `organisations`.
 pub use outpost_migration::m20261202_000004_drop_hot_organisation_keys::TABLES as ORGANISATION_UNKEYED;
+
+/// The stock ledger's tables, made without foreign keys on either backend
+/// (migration `m20261203_000001`).
+pub const LEDGER_TABLES: &[&str] = &["stock_entries", "stock_movements", "stock_levels"];
+
+/// Every table whose rows' organisation no key checks, on Postgres.
+pub fn organisation_unkeyed() -> impl Iterator<Item = &'static str> {
+    ORGANISATION_UNKEYED.iter().chain(LEDGER_TABLES).copied()
+}
 
 /// `(table, column, target table, what)`: a nullable reference that must
 /// point at a row of the same organisation.
@@ -161,6 +174,13 @@ const SAME_ORG_REFERENCES: &[(&str, &str, &str, &str)] = &[
     ("referrals", "recorded_by", "users", "referral's recorder"),
     ("referral_steps", "recorded_by", "users", "referral step's recorder"),
     ("contacts", "device_id", "devices", "contact's device"),
+    ("stock_entries", "location_id", "stock_locations", "stock entry's location"),
+    ("stock_entries", "to_location_id", "stock_locations", "transfer's destination"),
+    ("stock_entries", "site_id", "sites", "stock entry's site"),
+    ("stock_entries", "recorded_by", "users", "stock entry's recorder"),
+    ("stock_movements", "location_id", "stock_locations", "stock movement's location"),
+    ("stock_levels", "location_id", "stock_locations", "on-hand figure's location"),
+    ("stock_locations", "site_id", "sites", "stock location's site"),
     ("incidents", "device_id", "devices", "incident's device"),
 ];
 
@@ -172,7 +192,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<Report, DbErr> {
     revisions(db, &mut report).await?;
     mutation_log(db, &mut report).await?;
     substance_names(db, &mut report).await?;
-    report.notes.push("stock: not checked, Outpost has no stock ledger yet");
+    stock(db, &mut report).await?;
     Ok(report)
 }
 
@@ -187,7 +207,7 @@ async fn count(db: &DatabaseConnection, sql: &str) -> Result<u64, DbErr> {
 async fn tenancy(db: &DatabaseConnection, report: &mut Report) -> Result<(), DbErr> {
     // On Postgres these tables have no foreign key to organisations (see
     // the migration): this count stands in for it.
-    for table in ORGANISATION_UNKEYED {
+    for table in organisation_unkeyed() {
         let n = count(
             db,
             &format!(
@@ -583,6 +603,53 @@ async fn substance_names(db: &DatabaseConnection, report: &mut Report) -> Result
         "substances.names_keyed",
         "substance_names holds each active substance's names, and nothing else",
         (missing + stray) as u64,
+    );
+    Ok(())
+}
+
+/// The stock ledger: on-hand is the sum of the movements, every entry is
+/// booked, and a correction points at a stocktake of its own location and
+/// item.
+async fn stock(db: &DatabaseConnection, report: &mut Report) -> Result<(), DbErr> {
+    let n = count(
+        db,
+        "SELECT COUNT(*) AS n FROM (\
+         SELECT l.organisation_id, l.location_id, l.item_code FROM stock_levels l \
+         WHERE l.on_hand <> COALESCE((SELECT SUM(m.delta) FROM stock_movements m \
+         WHERE m.organisation_id = l.organisation_id AND m.location_id = l.location_id \
+         AND m.item_code = l.item_code), 0) \
+         UNION ALL \
+         SELECT m.organisation_id, m.location_id, m.item_code FROM stock_movements m \
+         WHERE NOT EXISTS (SELECT 1 FROM stock_levels l WHERE l.organisation_id = \
+         m.organisation_id AND l.location_id = m.location_id AND l.item_code = m.item_code) \
+         GROUP BY m.organisation_id, m.location_id, m.item_code) d",
+    )
+    .await?;
+    report.push(
+        "stock.on_hand_is_ledger_sum",
+        "on-hand at every location and item equals the sum of its movements",
+        n,
+    );
+    let n = count(
+        db,
+        "SELECT COUNT(*) AS n FROM stock_entries e WHERE NOT EXISTS \
+         (SELECT 1 FROM stock_movements m WHERE m.organisation_id = e.organisation_id \
+         AND m.source_id = e.id AND m.cause IN ('entry', 'stocktake'))",
+    )
+    .await?;
+    report.push("stock.entries_booked", "every ledger entry has its movements", n);
+    let n = count(
+        db,
+        "SELECT COUNT(*) AS n FROM stock_movements c WHERE c.cause = 'correction' AND NOT EXISTS \
+         (SELECT 1 FROM stock_movements s WHERE s.organisation_id = c.organisation_id \
+         AND s.source_id = c.absorbed_by AND s.cause = 'stocktake' \
+         AND s.location_id = c.location_id AND s.item_code = c.item_code)",
+    )
+    .await?;
+    report.push(
+        "stock.corrections_absorbed",
+        "every correction names a stocktake of its own location and item",
+        n,
     );
     Ok(())
 }

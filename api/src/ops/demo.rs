@@ -2,7 +2,7 @@
 //! newcomer can sign in and try everything at once.
 
 use chrono::Utc;
-use outpost_entity::{organisation, site, user, user_site};
+use outpost_entity::{organisation, site, stock_location, user, user_site};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
@@ -14,7 +14,12 @@ use crate::service::{
 use crate::{
     config::PasswordHashing,
     domain::{Role, SiteKind, stored_name},
+    records::vocab::StockLocationKind,
     secrets::hash_password,
+    sync::{
+        EntityKind,
+        feed::{self, FeedEntry},
+    },
 };
 
 /// The password of every demo account (demo mode only).
@@ -29,6 +34,13 @@ pub const DEMO_USERS: [(&str, &str, Role); 4] = [
     ("worker1@demo.outpost.test", "Demo Worker One", Role::Worker),
     ("worker2@demo.outpost.test", "Demo Worker Two", Role::Worker),
 ];
+
+/// The street team's site: fixed, so the docs page's examples can name it.
+pub const DEMO_STREET_TEAM: &str = "0193b6a0-0000-7000-8000-0000000000b4";
+/// The street team's van (a stock location).
+pub const DEMO_VAN: &str = "0193b6a0-0000-7000-8000-0000000000a1";
+/// A night bag of the street team (a stock location).
+pub const DEMO_BAG: &str = "0193b6a0-0000-7000-8000-0000000000a2";
 
 const DEMO_SITES: [(&str, SiteKind, &str); 4] = [
     ("Riverside Day Centre", SiteKind::DayCentre, "Town centre"),
@@ -76,8 +88,13 @@ pub async fn ensure(
         let site = match existing {
             Some(site) => site,
             None => {
+                let id = if kind == SiteKind::OutreachTeam {
+                    Uuid::parse_str(DEMO_STREET_TEAM).expect("a UUID")
+                } else {
+                    Uuid::now_v7()
+                };
                 let site = site::ActiveModel {
-                    id: Set(Uuid::now_v7()),
+                    id: Set(id),
                     organisation_id: Set(org.id),
                     name: Set(name.to_owned()),
                     kind: Set(stored_name(&kind)),
@@ -94,6 +111,31 @@ pub async fn ensure(
             }
         };
         site_ids.push(site.id);
+    }
+    for (id, kind, name) in [
+        (DEMO_VAN, StockLocationKind::Van, "Outreach van"),
+        (DEMO_BAG, StockLocationKind::Bag, "Night bag 1"),
+    ] {
+        let id = Uuid::parse_str(id).expect("a UUID");
+        if stock_location::Entity::find_by_id(id).one(db).await?.is_some() {
+            continue;
+        }
+        let location = stock_location::ActiveModel {
+            id: Set(id),
+            organisation_id: Set(org.id),
+            site_id: Set(site_ids[3]),
+            kind: Set(stored_name(&kind)),
+            name: Set(name.to_owned()),
+            version: Set(1),
+            archived_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        let entry = FeedEntry::upsert(EntityKind::StockLocation, id, 1)
+            .at_site(Some(location.site_id), None);
+        feed::append(db, org.id, vec![entry]).await?;
     }
     for (email, name, role) in DEMO_USERS.into_iter().skip(1) {
         if user::Entity::find().filter(user::Column::Email.eq(email)).one(db).await?.is_some() {

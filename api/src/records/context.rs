@@ -3,10 +3,10 @@
 //! organisation's sites, staff, reference data and the people and referrals
 //! the batch refers to, loaded once per batch rather than once per field.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use outpost_entity::{person, referral, site, user};
+use outpost_entity::{person, referral, site, stock_location, user};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -31,6 +31,9 @@ pub struct BatchContext {
     /// Referrals that exist and the writer may see, including those created
     /// earlier in this batch.
     pub referrals: HashSet<Uuid>,
+    /// The active stock locations among those the batch names, with the
+    /// site each belongs to.
+    pub stock_locations: HashMap<Uuid, Uuid>,
     /// The server's time for this batch.
     pub now: DateTime<Utc>,
 }
@@ -49,7 +52,10 @@ impl BatchContext {
         // whole staff list read on every push grows with the organisation.
         let mut site_ids = HashSet::new();
         let mut user_ids = HashSet::new();
+        let mut location_ids = HashSet::new();
         for fields in field_sets {
+            collect_ids(fields.get("location_id"), &mut location_ids);
+            collect_ids(fields.get("to_location_id"), &mut location_ids);
             collect_ids(fields.get("person_id"), &mut person_ids);
             collect_ids(fields.get("referral_id"), &mut referral_ids);
             collect_ids(fields.get("site_id"), &mut site_ids);
@@ -95,8 +101,10 @@ impl BatchContext {
             Condition::all().add(referral::Column::DeletedAt.is_null()).add(scope),
         )
         .await?;
+        let stock_locations = stock_locations(db, org, location_ids).await?;
         Ok(Self {
             catalogue: Catalogue::load(db, org).await?,
+            stock_locations,
             actor,
             sites,
             users,
@@ -105,6 +113,34 @@ impl BatchContext {
             now: Utc::now(),
         })
     }
+}
+
+/// The active stock locations of the organisation among `ids`, with their
+/// sites.
+async fn stock_locations<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    ids: HashSet<Uuid>,
+) -> Result<HashMap<Uuid, Uuid>, DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<Uuid> = ids.into_iter().collect();
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(Uuid, Uuid)> = stock_location::Entity::find()
+            .select_only()
+            .column(stock_location::Column::Id)
+            .column(stock_location::Column::SiteId)
+            .filter(stock_location::Column::OrganisationId.eq(organisation_id))
+            .filter(stock_location::Column::ArchivedAt.is_null())
+            .filter(stock_location::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 fn collect_ids(value: Option<&Value>, into: &mut HashSet<Uuid>) {

@@ -231,11 +231,16 @@ macro_rules! with_record {
                 type $R = $crate::records::referral::ReferralStep;
                 $body
             }
+            $crate::sync::EntityKind::StockEntry => {
+                type $R = $crate::records::stock_entry::StockEntry;
+                $body
+            }
             $crate::sync::EntityKind::Conflict
             | $crate::sync::EntityKind::Site
             | $crate::sync::EntityKind::KitItem
             | $crate::sync::EntityKind::Substance
-            | $crate::sync::EntityKind::PartnerService => $other,
+            | $crate::sync::EntityKind::PartnerService
+            | $crate::sync::EntityKind::StockLocation => $other,
         }
     };
 }

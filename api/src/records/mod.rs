@@ -17,6 +17,7 @@ pub mod reference;
 pub mod referral;
 pub mod rejection;
 pub mod row;
+pub mod stock_entry;
 pub mod view;
 pub mod vocab;
 

@@ -326,3 +326,49 @@ vocabulary!(
         Expired,
     }
 );
+
+vocabulary!(
+    /// Where kit is kept.
+    StockLocationKind {
+        /// A site's store room.
+        Store,
+        /// An outreach van.
+        Van,
+        /// An outreach worker's bag.
+        Bag,
+    }
+);
+
+vocabulary!(
+    /// What a stock ledger entry records.
+    StockEntryKind {
+        /// Kit received from a supplier or a pharmacy (workers, managers).
+        Receipt,
+        /// Kit moved from one location to another (managers).
+        Transfer,
+        /// A count: the ledger books the difference (managers).
+        Stocktake,
+        /// Kit taken out of stock: expired, damaged, lost (managers).
+        WriteOff,
+    }
+);
+
+vocabulary!(
+    /// Why stock was written off, or why a count differed.
+    StockReason {
+        /// Past its expiry date.
+        Expired,
+        /// Damaged or contaminated.
+        Damaged,
+        /// Lost or stolen.
+        Lost,
+        /// Handed out without being recorded.
+        Unrecorded,
+        /// More found than the ledger held.
+        Found,
+        /// The last count was wrong.
+        Miscounted,
+        /// Another reason (say which in the note).
+        Other,
+    }
+);

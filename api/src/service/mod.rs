@@ -11,6 +11,7 @@ pub mod organisations;
 pub mod records;
 pub mod reference;
 pub mod sites;
+pub mod stock;
 pub mod users;
 pub mod validate;
 
@@ -60,6 +61,9 @@ pub enum ServiceError {
         /// What is wrong with it.
         detail: String,
     },
+    /// An edit from a version that is no longer current (the current one).
+    #[error("the record is at version {0}")]
+    VersionMismatch(i64),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
@@ -118,6 +122,7 @@ impl From<ServiceError> for ApiError {
                 ))
             }
             ServiceError::Invalid { field, detail } => ApiError::invalid(&field, detail),
+            ServiceError::VersionMismatch(current) => ApiError::precondition_failed(current),
             ServiceError::Db(db) => db.into(),
             ServiceError::Busy => ApiError::busy(),
             ServiceError::Internal(msg) => ApiError::internal(&msg),

@@ -73,7 +73,11 @@ pub struct ReferralFilter {
 }
 
 /// Keeps `limit` rows of `limit + 1` read; the last kept id continues.
-fn split<M>(mut rows: Vec<M>, limit: u64, id: impl Fn(&M) -> Uuid) -> (Vec<M>, Option<Uuid>) {
+pub(crate) fn split<M>(
+    mut rows: Vec<M>,
+    limit: u64,
+    id: impl Fn(&M) -> Uuid,
+) -> (Vec<M>, Option<Uuid>) {
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let next = if more { rows.last().map(id) } else { None };

@@ -61,11 +61,15 @@ pub enum EntityKind {
     Substance,
     /// A partner service (reference data).
     PartnerService,
+    /// A stock location: a site's store, a van, a bag.
+    StockLocation,
+    /// An entry of the stock ledger.
+    StockEntry,
 }
 
 impl EntityKind {
     /// Every kind.
-    pub const ALL: [EntityKind; 10] = [
+    pub const ALL: [EntityKind; 12] = [
         EntityKind::Person,
         EntityKind::Contact,
         EntityKind::Incident,
@@ -76,6 +80,8 @@ impl EntityKind {
         EntityKind::KitItem,
         EntityKind::Substance,
         EntityKind::PartnerService,
+        EntityKind::StockLocation,
+        EntityKind::StockEntry,
     ];
 
     /// The stored (and wire) name.
@@ -91,6 +97,8 @@ impl EntityKind {
             EntityKind::KitItem => "kit_item",
             EntityKind::Substance => "substance",
             EntityKind::PartnerService => "partner_service",
+            EntityKind::StockLocation => "stock_location",
+            EntityKind::StockEntry => "stock_entry",
         }
     }
 }

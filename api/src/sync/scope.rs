@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use outpost_entity::{referral_step, user, user_site};
+use outpost_entity::{referral_step, stock_location, user, user_site};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -69,6 +69,16 @@ async fn records_at<C: ConnectionTrait>(
             out.extend(R::dependants(db, org, &only).await?);
         }, else {})
     }
+    // The sites' stock locations come and go with them too.
+    let locations: Vec<(Uuid, i64)> = stock_location::Entity::find()
+        .select_only()
+        .columns([stock_location::Column::Id, stock_location::Column::Version])
+        .filter(stock_location::Column::OrganisationId.eq(org))
+        .filter(stock_location::Column::SiteId.is_in(sites.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    out.extend(locations.into_iter().map(|(id, v)| (EntityKind::StockLocation, id, v)));
     Ok(out)
 }
 
@@ -81,15 +91,16 @@ async fn placed_at<R: SyncRecord, C: ConnectionTrait>(
     sites: &[Uuid],
 ) -> Result<Vec<(Uuid, i64)>, DbErr> {
     let col = |name| row::column::<R::Entity>(name);
-    let rows: Vec<(Uuid, i64, Option<Uuid>)> = R::Entity::find()
+    let mut query = R::Entity::find()
         .select_only()
         .columns([col("id")?, col("version")?, col("recorded_by")?])
         .filter(col("organisation_id")?.eq(org))
-        .filter(col("site_id")?.is_in(sites.iter().copied()))
-        .filter(col("deleted_at")?.is_null())
-        .into_tuple()
-        .all(db)
-        .await?;
+        .filter(col("site_id")?.is_in(sites.iter().copied()));
+    // Kinds never deleted (a stock ledger's entries) have no tombstones.
+    if let Ok(deleted_at) = col("deleted_at") {
+        query = query.filter(deleted_at.is_null());
+    }
+    let rows: Vec<(Uuid, i64, Option<Uuid>)> = query.into_tuple().all(db).await?;
     Ok(rows
         .into_iter()
         .filter(|(_, _, by)| *by != Some(user_id))

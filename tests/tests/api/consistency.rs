@@ -87,6 +87,31 @@ async fn record_a_night(app: &TestApp) {
             .all(|r| ["applied", "merged", "conflict"].contains(&r["status"].as_str().unwrap())),
         "{results:?}"
     );
+    stock_a_night(app, &mut phone, &mut desk).await;
+}
+
+/// A receipt, a transfer, a stocktake, and a receipt from before the count
+/// that reaches the server after it (booked with its correction).
+async fn stock_a_night(app: &TestApp, phone: &mut Device, desk: &mut Device) {
+    let (van, bag) = (outpost_api::ops::demo::DEMO_VAN, outpost_api::ops::demo::DEMO_BAG);
+    let entry = |kind: &str, at: &str, location: &str, quantity: i64| {
+        json!({
+            "kind": kind, "occurred_at": at, "location_id": location,
+            "item_code": "foil", "quantity": quantity,
+        })
+    };
+    phone.create("stock_entry", entry("receipt", "2026-11-20T18:00:00Z", bag, 20));
+    let mut transfer = entry("transfer", "2026-11-20T19:00:00Z", van, 5);
+    transfer["to_location_id"] = json!(bag);
+    desk.create("stock_entry", transfer);
+    desk.create("stock_entry", entry("stocktake", "2026-11-21T06:00:00Z", bag, 22));
+    for r in desk.push(app).await.into_iter().chain(phone.push(app).await) {
+        assert_eq!(r["status"], "applied", "{r}");
+    }
+    phone.create("stock_entry", entry("receipt", "2026-11-20T21:00:00Z", bag, 3));
+    for r in phone.push(app).await {
+        assert_eq!(r["status"], "applied", "{r}");
+    }
 }
 
 #[tokio::test]
@@ -96,7 +121,6 @@ async fn a_database_written_through_the_api_is_consistent() {
     record_a_night(&app).await;
     let report = check(&app).await;
     assert!(report.is_consistent(), "{report}");
-    assert!(report.to_string().contains("no stock ledger"), "{report}");
 }
 
 #[tokio::test]
@@ -264,6 +288,44 @@ async fn every_check_fails_when_its_rule_is_broken() {
             vec![],
             &["substances.names_keyed"],
         ),
+        ("UPDATE stock_levels SET on_hand = on_hand + 1", vec![], &["stock.on_hand_is_ledger_sum"]),
+        (
+            "UPDATE stock_movements SET absorbed_by = ? WHERE cause = 'correction'",
+            vec![s()],
+            &["stock.corrections_absorbed"],
+        ),
+        ("DELETE FROM stock_movements WHERE cause = 'entry'", vec![], &["stock.entries_booked"]),
+        (
+            "UPDATE stock_movements SET location_id = ?",
+            vec![s()],
+            &["tenancy.stock_movements.location_id"],
+        ),
+        (
+            "UPDATE stock_levels SET location_id = ? WHERE location_id = \
+             (SELECT location_id FROM stock_levels LIMIT 1)",
+            vec![s()],
+            &["tenancy.stock_levels.location_id"],
+        ),
+        (
+            "UPDATE stock_entries SET location_id = ?, site_id = ?, recorded_by = ?",
+            vec![s(), s(), s()],
+            &[
+                "tenancy.stock_entries.location_id",
+                "tenancy.stock_entries.site_id",
+                "tenancy.stock_entries.recorded_by",
+            ],
+        ),
+        (
+            "UPDATE stock_entries SET to_location_id = ? WHERE kind = 'transfer'",
+            vec![s()],
+            &["tenancy.stock_entries.to_location_id"],
+        ),
+        ("UPDATE stock_locations SET site_id = ?", vec![s()], &["tenancy.stock_locations.site_id"]),
+        (
+            "UPDATE sync_changes SET record_id = ? WHERE entity = 'stock_entry'",
+            vec![s()],
+            &["feed.entry_record.stock_entry", "feed.live_record_entry.stock_entry"],
+        ),
     ];
 
     let mut broken = std::collections::BTreeSet::new();
@@ -285,7 +347,7 @@ async fn every_check_fails_when_its_rule_is_broken() {
     if sqlite {
         exec(&app, "PRAGMA foreign_keys = OFF", vec![]).await;
     }
-    for table in consistency::ORGANISATION_UNKEYED {
+    for table in consistency::organisation_unkeyed() {
         let name = format!("tenancy.{table}.organisation");
         let was = check(&app).await.violations(&name);
         // One organisation's rows, all of them (a key may pair the

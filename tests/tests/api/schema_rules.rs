@@ -97,6 +97,10 @@ const CLASSIFICATION: &[(&str, Placement)] = &[
     ("substances", PerOrganisation),
     ("substance_names", PerOrganisation),
     ("partner_services", PerOrganisation),
+    ("stock_locations", PerOrganisation),
+    ("stock_entries", PerOrganisation),
+    ("stock_movements", PerOrganisation),
+    ("stock_levels", PerOrganisation),
     (
         "seaql_migrations",
         ServerLocal(
@@ -257,6 +261,11 @@ const EXCEPTIONS: &[Exception] = &[
          substance_id)",
     ),
     except("partner_services", Key(&["id"]), CATALOGUE_ID),
+    // Stock (stock_levels obeys: keyed (organisation_id, location_id,
+    // item_code)).
+    except("stock_locations", Key(&["id"]), SERVER_ID),
+    except("stock_entries", Key(&["id"]), RECORD_ID),
+    except("stock_movements", Key(&["id"]), SERVER_ID),
 ];
 
 /// One column of a table.

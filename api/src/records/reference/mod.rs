@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod kit_item;
 pub mod partner_service;
 pub mod site;
+pub mod stock_location;
 pub mod substance;
 pub mod vocab;
 
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 use self::{
     kit_item::KitItemView, partner_service::PartnerServiceView, site::SiteView,
-    substance::SubstanceView,
+    stock_location::StockLocationView, substance::SubstanceView,
 };
 use crate::sync::EntityKind;
 
@@ -70,8 +71,17 @@ pub async fn render<C: ConnectionTrait>(
                     .await?;
                 out.extend(rows.into_iter().map(|m| (m.id, json(PartnerServiceView::from(m)))));
             }
+            EntityKind::StockLocation => {
+                let rows = entity::stock_location::Entity::find()
+                    .filter(entity::stock_location::Column::OrganisationId.eq(organisation_id))
+                    .filter(entity::stock_location::Column::Id.is_in(ids))
+                    .all(db)
+                    .await?;
+                out.extend(rows.into_iter().map(|m| (m.id, json(StockLocationView::from(m)))));
+            }
             EntityKind::Person
             | EntityKind::Contact
+            | EntityKind::StockEntry
             | EntityKind::Incident
             | EntityKind::Referral
             | EntityKind::ReferralStep
