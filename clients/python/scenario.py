@@ -26,6 +26,7 @@ from outpost_client import AuthenticatedClient, Client
 from outpost_client.api.auth import login
 from outpost_client.api.me import get_me
 from outpost_client.api.records import list_contacts
+from outpost_client.api.stock import list_stock_locations
 from outpost_client.api.sync import get_conflict, resolve_conflict, sync_pull, sync_push
 from outpost_client.models import (
     ChangeOp,
@@ -42,6 +43,7 @@ from outpost_client.models import (
     CreatePersonFields,
     CreateReferralFields,
     CreateReferralStepFields,
+    CreateStockEntryFields,
     FieldValues,
     IncidentChange,
     IncidentMutation,
@@ -79,6 +81,12 @@ from outpost_client.models import (
     ReferralStepMutationEntity,
     ReferralStepMutationOp,
     ReferralStepView,
+    StockEntryChange,
+    StockEntryKind,
+    StockEntryMutation,
+    StockEntryMutationEntity,
+    StockEntryMutationOp,
+    StockLocationChange,
     ReferralView,
     Resolution,
     ResolutionChoice,
@@ -95,7 +103,9 @@ from outpost_client.types import UNSET, Unset
 
 # A pushed mutation and a pulled change, as the spec's `MutationIn` and
 # `SyncChange` (unions discriminated by `entity`) come out of the generator.
-MutationIn = PersonMutation | ContactMutation | IncidentMutation | ReferralMutation | ReferralStepMutation
+MutationIn = (
+    PersonMutation | ContactMutation | IncidentMutation | ReferralMutation | ReferralStepMutation | StockEntryMutation
+)
 SyncChange = (
     PersonChange
     | ContactChange
@@ -107,6 +117,8 @@ SyncChange = (
     | KitItemChange
     | SubstanceChange
     | PartnerServiceChange
+    | StockLocationChange
+    | StockEntryChange
 )
 
 BASE_URL = os.environ.get("OUTPOST_URL", "http://127.0.0.1:8080")
@@ -268,12 +280,19 @@ def main() -> None:
     check(me is not None and not isinstance(me, Problem) and len(me.sites) > 0, "the demo worker has a site")
     assert me is not None and not isinstance(me, Problem)
     site_id = me.sites[0].id
+    locations = list_stock_locations.sync(client=phone.client)
+    check(
+        locations is not None and not isinstance(locations, Problem) and len(locations.items) > 0,
+        "the demo worker's sites have a stock location",
+    )
+    assert locations is not None and not isinstance(locations, Problem)
+    location_id = locations.items[0].id
 
     # 1. Push a batch with a record of every kind sync takes, each as its
     # kind's mutation with typed fields: a person, a contact with two kit
     # lines, an overdose, a referral for the person and a step moving it to
     # `sent`.
-    person_id, contact_id, incident_id, referral_id, step_id = (uuid7() for _ in range(5))
+    person_id, contact_id, incident_id, referral_id, step_id, stock_id = (uuid7() for _ in range(6))
     batch: list[MutationIn] = [
         PersonMutation(
             mutation_id=uuid7(),
@@ -326,12 +345,29 @@ def main() -> None:
                 referral_id=referral_id, status=ReferralStatus.SENT, occurred_at=minutes_ago(5), note="Form emailed"
             ),
         ),
+        StockEntryMutation(
+            mutation_id=uuid7(),
+            entity=StockEntryMutationEntity.STOCK_ENTRY,
+            id=stock_id,
+            op=StockEntryMutationOp.CREATE,
+            fields=CreateStockEntryFields(
+                kind=StockEntryKind.RECEIPT,
+                occurred_at=minutes_ago(30),
+                location_id=location_id,
+                item_code="foil",
+                quantity=50,
+                supplier="Van restock",
+            ),
+        ),
     ]
     results = phone.push(batch)
     for r in results:
         check(r.status == MutationStatus.APPLIED and r.version == 1, f"applied at version 1: {r.to_dict()}")
     kinds = [r.entity.value for r in results]
-    check(kinds == ["person", "contact", "incident", "referral", "referral_step"], f"results in push order: {kinds}")
+    check(
+        kinds == ["person", "contact", "incident", "referral", "referral_step", "stock_entry"],
+        f"results in push order: {kinds}",
+    )
 
     # 2. Pull them back: every one comes as its kind's typed record.
     pulled = phone.pull()
@@ -341,6 +377,7 @@ def main() -> None:
         ("incident", incident_id),
         ("referral", referral_id),
         ("referral_step", step_id),
+        ("stock_entry", stock_id),
     ]:
         check(
             any(c.entity.value == entity and c.id == record_id and c.op == ChangeOp.UPSERT for c in pulled),

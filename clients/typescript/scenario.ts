@@ -163,6 +163,10 @@ async function main(): Promise<void> {
   check(me.data !== undefined, `get_me: ${JSON.stringify(me.error)}`);
   const siteId = me.data.sites[0]?.id;
   check(siteId !== undefined, "the demo worker has a site");
+  const locations = await phone.api.GET("/v1/stock/locations");
+  check(locations.data !== undefined, `list_stock_locations: ${JSON.stringify(locations.error)}`);
+  const locationId = locations.data.items[0]?.id;
+  check(locationId !== undefined, "the demo worker's sites have a stock location");
 
   // 1. Push a batch with a record of every kind sync takes, each with its
   // kind's typed fields: a person, a contact with two kit lines, an
@@ -172,6 +176,7 @@ async function main(): Promise<void> {
   const incidentId = uuidv7();
   const referralId = uuidv7();
   const stepId = uuidv7();
+  const stockEntryId = uuidv7();
   const batch: MutationIn[] = [
     {
       mutation_id: uuidv7(),
@@ -222,13 +227,30 @@ async function main(): Promise<void> {
       op: "create",
       fields: { referral_id: referralId, status: "sent", occurred_at: minutesAgo(5), note: "Form emailed" },
     },
+    {
+      mutation_id: uuidv7(),
+      entity: "stock_entry",
+      id: stockEntryId,
+      op: "create",
+      fields: {
+        kind: "receipt",
+        occurred_at: minutesAgo(30),
+        location_id: locationId,
+        item_code: "foil",
+        quantity: 50,
+        supplier: "Van restock",
+      },
+    },
   ];
   const pushed = await phone.push(batch);
   for (const r of pushed) {
     check(r.status === "applied" && r.version === 1, `applied at version 1: ${JSON.stringify(r)}`);
   }
   const kinds = pushed.map((r) => r.entity).join(",");
-  check(kinds === "person,contact,incident,referral,referral_step", `results in push order: ${kinds}`);
+  check(
+    kinds === "person,contact,incident,referral,referral_step,stock_entry",
+    `results in push order: ${kinds}`,
+  );
 
   // 2. Pull them back: every one comes as its kind's typed record.
   const pulled = await phone.pull();
@@ -238,6 +260,7 @@ async function main(): Promise<void> {
     ["incident", incidentId],
     ["referral", referralId],
     ["referral_step", stepId],
+    ["stock_entry", stockEntryId],
   ];
   for (const [entity, id] of expected) {
     check(
