@@ -24,6 +24,8 @@ pub struct Model {
     pub note: Option<String>,
     pub returns_count: i32,
     pub returns_estimated: bool,
+    /// Where its kit came from (booked out of that stock location).
+    pub stock_location_id: Option<Uuid>,
     pub recorded_by: Option<Uuid>,
     pub device_id: Option<Uuid>,
     pub created_at: ChronoDateTimeUtc,

@@ -48,12 +48,15 @@ pub struct CreateStockLocation {
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateStockLocation {
-    /// A new name.
+    /// A new name (`null`: unchanged).
+    #[oai(nullable)]
     pub name: Option<Text<200>>,
-    /// A new kind.
+    /// A new kind (`null`: unchanged).
+    #[oai(nullable)]
     pub kind: Option<StockLocationKind>,
     /// `true` archives it (devices stop offering it; its ledger and stock
-    /// stay), `false` brings it back.
+    /// stay), `false` brings it back (`null`: unchanged).
+    #[oai(nullable)]
     pub archived: Option<bool>,
 }
 

@@ -33,8 +33,10 @@
 //!
 //! - **The stock ledger.** On-hand at every location and item is the sum
 //!   of its movements; every ledger entry has its movements; every
-//!   correction names a stocktake of its own location and item; and the
-//!   ledger's references stay in their organisation.
+//!   correction names a stocktake of its own location and item; the kit of
+//!   every contact that names a location is booked out of it, and put back
+//!   when the contact is deleted; and the ledger's references stay in their
+//!   organisation.
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -181,6 +183,7 @@ const SAME_ORG_REFERENCES: &[(&str, &str, &str, &str)] = &[
     ("stock_movements", "location_id", "stock_locations", "stock movement's location"),
     ("stock_levels", "location_id", "stock_locations", "on-hand figure's location"),
     ("stock_locations", "site_id", "sites", "stock location's site"),
+    ("contacts", "stock_location_id", "stock_locations", "contact's stock location"),
     ("incidents", "device_id", "devices", "incident's device"),
 ];
 
@@ -649,6 +652,31 @@ async fn stock(db: &DatabaseConnection, report: &mut Report) -> Result<(), DbErr
     report.push(
         "stock.corrections_absorbed",
         "every correction names a stocktake of its own location and item",
+        n,
+    );
+    let n = count(
+        db,
+        "SELECT COUNT(*) AS n FROM contacts c WHERE c.stock_location_id IS NOT NULL \
+         AND EXISTS (SELECT 1 FROM kit_lines k WHERE k.contact_id = c.id) \
+         AND NOT EXISTS (SELECT 1 FROM stock_movements m WHERE m.organisation_id = \
+         c.organisation_id AND m.source_id = c.id AND m.cause = 'issue')",
+    )
+    .await?;
+    report.push(
+        "stock.contacts_issued",
+        "the kit of every contact that names a stock location is booked out of it",
+        n,
+    );
+    let n = count(
+        db,
+        "SELECT COUNT(*) AS n FROM contacts c WHERE c.deleted_at IS NOT NULL \
+         AND COALESCE((SELECT SUM(m.delta) FROM stock_movements m WHERE m.organisation_id = \
+         c.organisation_id AND m.source_id = c.id AND m.cause IN ('issue', 'reversal')), 0) <> 0",
+    )
+    .await?;
+    report.push(
+        "stock.deleted_contacts_reversed",
+        "the kit of every deleted contact is put back where it was booked out",
         n,
     );
     Ok(())

@@ -21,6 +21,24 @@ pub fn site_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, 
     }
 }
 
+/// An active stock location the writer may see (at one of their sites, or
+/// any for managers and admins).
+pub fn stock_location_id(
+    field: &str,
+    value: &Value,
+    ctx: &BatchContext,
+) -> Result<Value, Rejection> {
+    let id = uuid(field, value)?;
+    match ctx.stock_locations.get(&id) {
+        Some(site) if ctx.actor.may_see(Some(*site), None) => Ok(Value::String(id.to_string())),
+        _ => Err(Rejection::new(
+            RejectionCode::UnknownReference,
+            Some(field),
+            "no such active stock location at your sites",
+        )),
+    }
+}
+
 /// A person of the organisation (not deleted), perhaps created earlier in
 /// the same batch.
 pub fn person_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejection> {

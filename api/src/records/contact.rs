@@ -6,9 +6,9 @@ use crate::caller::Actor;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use outpost_entity::{contact, kit_line};
+use outpost_entity::{contact, kit_line, stock_movement};
 use poem_openapi::{Object, types::ToJSON};
-use sea_orm::{ConnectionTrait, DbErr, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 use serde_json::{Map, Value, json, value::RawValue};
 use uuid::Uuid;
 
@@ -16,8 +16,8 @@ use super::{
     checks,
     context::BatchContext,
     fields::{
-        FieldSpec, Rejection, RejectionCode, array, code, int, object, only_keys, uuid_of,
-        with_defaults,
+        FieldSpec, Rejection, RejectionCode, array, code, int, object, only_keys, timestamp,
+        uuid_of, with_defaults,
     },
     kind::{Changes, SyncRecord},
     lookup::ByKeys,
@@ -25,6 +25,7 @@ use super::{
     row,
     vocab::{ContactType, Intervention, KnownBy, LivingSituation},
 };
+use crate::stock::ledger::{Cause, Movement};
 use crate::sync::{EntityKind, feed::FeedEntry, writer::BatchWriter};
 use crate::text::Text;
 
@@ -65,6 +66,10 @@ crate::declare_fields! {
         /// Kit handed out.
         #[oai(validator(max_items = 50))]
         kit_lines: optional Vec<KitLineInput> = kit_lines, json, or("[]"), own_table;
+        /// The stock location the kit came from (the worker's bag, the
+        /// van): its lines are booked out of it in the stock ledger. A
+        /// contact that names none moves no stock.
+        stock_location_id: nullable Uuid = checks::stock_location_id;
     }
 }
 
@@ -129,6 +134,24 @@ impl SyncRecord for Contact {
             workers.insert(0, me);
         }
         let row: contact::ActiveModel = row::recorded(id, actor, ctx.now, SPECS, &all)?;
+        if let Some(location) = uuid_of(&all, "stock_location_id") {
+            let occurred_at = timestamp("occurred_at", &all["occurred_at"])?;
+            let issued = lines.as_array().into_iter().flatten().flat_map(|line| {
+                let code = line["item"].as_str().unwrap_or_default();
+                crate::stock::expand(&ctx.catalogue, code, line["quantity"].as_i64().unwrap_or(0))
+            });
+            let movements: Vec<Movement> = issued
+                .map(|(item_code, quantity)| Movement {
+                    location_id: location,
+                    item_code,
+                    delta: -quantity,
+                    occurred_at,
+                    cause: Cause::Issue,
+                    source_id: id,
+                })
+                .collect();
+            w.stock(actor.organisation_id, movements);
+        }
         let lines: Vec<kit_line::ActiveModel> = lines
             .as_array()
             .map(|lines| {
@@ -165,6 +188,37 @@ impl SyncRecord for Contact {
             .into_iter()
             .filter_map(|view| view.to_json().map(|v| (view.id, v)))
             .collect())
+    }
+
+    /// Its kit goes back into the location it was booked out of, at the
+    /// moment it was handed out (a count made since already held it).
+    async fn deleted<C: ConnectionTrait>(
+        db: &C,
+        ctx: &mut BatchContext,
+        w: &mut BatchWriter,
+        id: Uuid,
+    ) -> Result<(), DbErr> {
+        // This batch's issues are booked first (the contact may be new).
+        w.flush_records(db).await?;
+        let org = ctx.actor.organisation_id;
+        let issued = stock_movement::Entity::find()
+            .filter(stock_movement::Column::OrganisationId.eq(org))
+            .filter(stock_movement::Column::SourceId.eq(id))
+            .filter(stock_movement::Column::Cause.eq(Cause::Issue.as_str()))
+            .all(db)
+            .await?;
+        w.stock(
+            org,
+            issued.into_iter().map(|m| Movement {
+                location_id: m.location_id,
+                item_code: m.item_code,
+                delta: -m.delta,
+                occurred_at: m.occurred_at,
+                cause: Cause::Reversal,
+                source_id: id,
+            }),
+        );
+        Ok(())
     }
 
     /// Written straight from the views: no `Value` per contact. Like
@@ -310,6 +364,8 @@ crate::declare_view! {
         pub returns_estimated: bool,
         /// Kit handed out.
         pub kit_lines: Vec<KitLineView> = Vec::new(),
+        /// The stock location the kit came from.
+        pub stock_location_id: Option<Uuid>,
         /// Who recorded it.
         pub recorded_by: Option<Uuid>,
         /// When the server stored it.

@@ -56,6 +56,7 @@ impl BatchContext {
         for fields in field_sets {
             collect_ids(fields.get("location_id"), &mut location_ids);
             collect_ids(fields.get("to_location_id"), &mut location_ids);
+            collect_ids(fields.get("stock_location_id"), &mut location_ids);
             collect_ids(fields.get("person_id"), &mut person_ids);
             collect_ids(fields.get("referral_id"), &mut referral_ids);
             collect_ids(fields.get("site_id"), &mut site_ids);

@@ -38,9 +38,9 @@ crate::declare_fields! {
         /// there at that moment.
         occurred_at: required DateTime<Utc> = checks::occurred_at;
         /// The location it counts at (a transfer's source).
-        location_id: required Uuid = location_id;
+        location_id: required Uuid = checks::stock_location_id;
         /// A transfer's destination (transfers only).
-        to_location_id: nullable Uuid = location_id;
+        to_location_id: nullable Uuid = checks::stock_location_id;
         /// The kit item's code; a pack moves its components (a stocktake
         /// counts single items, never packs).
         item_code: required Text<48> = item_code;
@@ -58,19 +58,6 @@ crate::declare_fields! {
         expires_on: nullable NaiveDate = expires_on;
         /// A note.
         note: nullable Text<2000>;
-    }
-}
-
-/// An active stock location of the organisation the writer may see.
-fn location_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejection> {
-    let id = super::fields::uuid(field, value)?;
-    match ctx.stock_locations.get(&id) {
-        Some(site) if ctx.actor.may_see(Some(*site), None) => Ok(Value::String(id.to_string())),
-        _ => Err(Rejection::new(
-            RejectionCode::UnknownReference,
-            Some(field),
-            "no such active stock location at your sites",
-        )),
     }
 }
 
@@ -140,17 +127,6 @@ fn check_entry(all: &Map<String, Value>, ctx: &BatchContext) -> Result<StockEntr
     Ok(kind)
 }
 
-/// `(item, quantity)` that `quantity` of `code` moves: its components for
-/// a pack.
-fn expand(ctx: &BatchContext, code: &str, quantity: i64) -> Vec<(String, i64)> {
-    let components = ctx.catalogue.pack_components(code);
-    if components.is_empty() {
-        vec![(code.to_owned(), quantity)]
-    } else {
-        components.iter().map(|(c, q)| (c.clone(), i64::from(*q) * quantity)).collect()
-    }
-}
-
 /// Stock ledger entries: appended, placed at their location's site.
 pub struct StockEntry;
 
@@ -208,11 +184,11 @@ impl SyncRecord for StockEntry {
             source_id: id,
         };
         let movements = match kind {
-            StockEntryKind::Receipt => expand(ctx, &code, quantity)
+            StockEntryKind::Receipt => crate::stock::expand(&ctx.catalogue, &code, quantity)
                 .into_iter()
                 .map(|(item, q)| movement(location, item, q, Cause::Entry))
                 .collect(),
-            StockEntryKind::WriteOff => expand(ctx, &code, quantity)
+            StockEntryKind::WriteOff => crate::stock::expand(&ctx.catalogue, &code, quantity)
                 .into_iter()
                 .map(|(item, q)| movement(location, item, -q, Cause::Entry))
                 .collect(),
@@ -221,7 +197,7 @@ impl SyncRecord for StockEntry {
                 let to = to.ok_or_else(|| {
                     ApplyError::Rejected(Rejection::invalid("to_location_id", "must be a UUID"))
                 })?;
-                expand(ctx, &code, quantity)
+                crate::stock::expand(&ctx.catalogue, &code, quantity)
                     .into_iter()
                     .flat_map(|(item, q)| {
                         [
@@ -232,6 +208,9 @@ impl SyncRecord for StockEntry {
                     .collect()
             }
             StockEntryKind::Stocktake => {
+                // What the batch recorded before the count (contacts'
+                // kit) is booked first: the count sees it.
+                w.flush_records(db).await?;
                 ledger::lock(db, actor.organisation_id, location, &code, now).await?;
                 let held = ledger::held_at(db, actor.organisation_id, location, &code, occurred_at)
                     .await?;

@@ -1,7 +1,7 @@
 //! Booking movements: on-hand kept equal to the sum of the ledger, and
 //! late movements absorbed by the stocktakes that counted them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use outpost_entity::{stock_level, stock_movement};
@@ -59,66 +59,128 @@ pub struct Movement {
 /// `(location, item)`: the key of an on-hand figure.
 type Key = (Uuid, String);
 
-/// Books `movements` for the organisation: locks each on-hand row they
-/// touch (in key order, so two writers never deadlock on them), adds a
-/// correction for each one a stocktake recorded later than it already
-/// counted, inserts them and moves on-hand by their sum.
+/// Books `movements` for the organisation in four statements whatever
+/// their number: locks the on-hand rows they touch (in key order, so two
+/// writers never deadlock on them), reads the stocktakes of those keys
+/// from the earliest movement on, adds a correction for each movement a
+/// stocktake recorded at or after it already counted, inserts them all and
+/// moves on-hand by their sums.
 pub async fn book<C: ConnectionTrait>(
     db: &C,
     organisation_id: Uuid,
     now: DateTime<Utc>,
     movements: Vec<Movement>,
 ) -> Result<(), DbErr> {
-    if movements.is_empty() {
+    let Some(earliest) = movements.iter().map(|m| m.occurred_at).min() else {
         return Ok(());
-    }
-    let mut keys: Vec<Key> =
+    };
+    let keys: BTreeSet<Key> =
         movements.iter().map(|m| (m.location_id, m.item_code.clone())).collect();
-    keys.sort();
-    keys.dedup();
-    for (location_id, item_code) in &keys {
-        lock(db, organisation_id, *location_id, item_code, now).await?;
-    }
+    upsert_levels(db, organisation_id, now, keys.iter().map(|k| (k, 0)), false).await?;
+    let counts = stocktakes(db, organisation_id, &keys, earliest).await?;
     let mut rows = Vec::with_capacity(movements.len());
     let mut sums: BTreeMap<Key, i64> = BTreeMap::new();
     for m in movements {
-        let absorbed = if m.cause == Cause::Correction {
-            None
-        } else {
-            counted_by(db, organisation_id, &m).await?
+        let key = (m.location_id, m.item_code.clone());
+        // The earliest count of the key at or after the movement, other
+        // than the movement's own.
+        let absorbed = match m.cause {
+            Cause::Correction => None,
+            _ => counts.get(&key).and_then(|c| {
+                c.iter().find(|(source, at)| *at >= m.occurred_at && *source != m.source_id)
+            }),
         };
-        *sums.entry((m.location_id, m.item_code.clone())).or_default() += m.delta;
-        if let Some((stocktake_id, counted_at)) = absorbed {
-            *sums.entry((m.location_id, m.item_code.clone())).or_default() -= m.delta;
-            rows.push(row(
-                organisation_id,
-                now,
-                &Movement {
-                    delta: -m.delta,
-                    occurred_at: counted_at,
-                    cause: Cause::Correction,
-                    ..m.clone()
-                },
-                Some(stocktake_id),
-            ));
+        if let Some(&(stocktake_id, counted_at)) = absorbed {
+            let correction = Movement {
+                delta: -m.delta,
+                occurred_at: counted_at,
+                cause: Cause::Correction,
+                ..m.clone()
+            };
+            rows.push(row(organisation_id, now, &correction, Some(stocktake_id)));
+        } else {
+            *sums.entry(key).or_default() += m.delta;
         }
         rows.push(row(organisation_id, now, &m, None));
     }
-    // Insert in chunks: SQLite binds at most 32,766 parameters a statement.
-    for chunk in rows.chunks(500) {
-        stock_movement::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
-    for ((location_id, item_code), sum) in sums {
-        if sum == 0 {
-            continue;
+    crate::records::bulk::insert(db, rows).await?;
+    let changed = sums.iter().filter(|(_, sum)| **sum != 0).map(|(k, sum)| (k, *sum));
+    upsert_levels(db, organisation_id, now, changed, true).await
+}
+
+/// The stocktakes of `keys` counted at or after `from`, per key by time:
+/// (entry, counted at).
+async fn stocktakes<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    keys: &BTreeSet<Key>,
+    from: DateTime<Utc>,
+) -> Result<BTreeMap<Key, Vec<(Uuid, DateTime<Utc>)>>, DbErr> {
+    let locations: BTreeSet<Uuid> = keys.iter().map(|(l, _)| *l).collect();
+    let items: BTreeSet<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
+    let rows: Vec<(Uuid, String, Uuid, DateTime<Utc>)> = stock_movement::Entity::find()
+        .select_only()
+        .columns([
+            stock_movement::Column::LocationId,
+            stock_movement::Column::ItemCode,
+            stock_movement::Column::SourceId,
+            stock_movement::Column::OccurredAt,
+        ])
+        .filter(stock_movement::Column::OrganisationId.eq(organisation_id))
+        .filter(stock_movement::Column::Cause.eq(Cause::Stocktake.as_str()))
+        .filter(stock_movement::Column::OccurredAt.gte(from))
+        .filter(stock_movement::Column::LocationId.is_in(locations))
+        .filter(stock_movement::Column::ItemCode.is_in(items))
+        .order_by_asc(stock_movement::Column::OccurredAt)
+        .order_by_asc(stock_movement::Column::SourceId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: BTreeMap<Key, Vec<(Uuid, DateTime<Utc>)>> = BTreeMap::new();
+    for (location, item, source, at) in rows {
+        let key = (location, item);
+        if keys.contains(&key) {
+            out.entry(key).or_default().push((source, at));
         }
-        stock_level::Entity::update_many()
-            .col_expr(stock_level::Column::OnHand, Expr::col(stock_level::Column::OnHand).add(sum))
-            .col_expr(stock_level::Column::UpdatedAt, Expr::value(now))
-            .filter(stock_level::Column::OrganisationId.eq(organisation_id))
-            .filter(stock_level::Column::LocationId.eq(location_id))
-            .filter(stock_level::Column::ItemCode.eq(item_code))
-            .exec(db)
+    }
+    Ok(out)
+}
+
+/// One statement over many keys: creates each missing on-hand row, and
+/// either only takes the row's lock (`add` false) or adds to it.
+async fn upsert_levels<'k, C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    now: DateTime<Utc>,
+    keys: impl Iterator<Item = (&'k Key, i64)>,
+    add: bool,
+) -> Result<(), DbErr> {
+    let rows: Vec<stock_level::ActiveModel> = keys
+        .map(|((location_id, item_code), delta)| stock_level::ActiveModel {
+            organisation_id: Set(organisation_id),
+            location_id: Set(*location_id),
+            item_code: Set(item_code.clone()),
+            on_hand: Set(delta),
+            updated_at: Set(now),
+        })
+        .collect();
+    let mut on_conflict = OnConflict::columns([
+        stock_level::Column::OrganisationId,
+        stock_level::Column::LocationId,
+        stock_level::Column::ItemCode,
+    ]);
+    on_conflict.update_column(stock_level::Column::UpdatedAt);
+    if add {
+        on_conflict.value(
+            stock_level::Column::OnHand,
+            Expr::cust("stock_levels.on_hand + excluded.on_hand"),
+        );
+    }
+    // SQLite binds at most 32,766 parameters a statement.
+    for chunk in rows.chunks(1000) {
+        stock_level::Entity::insert_many(chunk.to_vec())
+            .on_conflict(on_conflict.clone())
+            .exec_without_returning(db)
             .await?;
     }
     Ok(())
@@ -178,30 +240,6 @@ pub async fn lock<C: ConnectionTrait>(
         .exec_without_returning(db)
         .await?;
     Ok(())
-}
-
-/// The earliest stocktake of the movement's key counted at or after it
-/// (its entry and time), if one is booked: its count held the movement.
-async fn counted_by<C: ConnectionTrait>(
-    db: &C,
-    organisation_id: Uuid,
-    m: &Movement,
-) -> Result<Option<(Uuid, DateTime<Utc>)>, DbErr> {
-    stock_movement::Entity::find()
-        .select_only()
-        .column(stock_movement::Column::SourceId)
-        .column(stock_movement::Column::OccurredAt)
-        .filter(stock_movement::Column::OrganisationId.eq(organisation_id))
-        .filter(stock_movement::Column::LocationId.eq(m.location_id))
-        .filter(stock_movement::Column::ItemCode.eq(m.item_code.as_str()))
-        .filter(stock_movement::Column::Cause.eq(Cause::Stocktake.as_str()))
-        .filter(stock_movement::Column::OccurredAt.gte(m.occurred_at))
-        .filter(stock_movement::Column::SourceId.ne(m.source_id))
-        .order_by_asc(stock_movement::Column::OccurredAt)
-        .limit(1)
-        .into_tuple::<(Uuid, DateTime<Utc>)>()
-        .one(db)
-        .await
 }
 
 fn row(

@@ -13,3 +13,16 @@
 //! that stocktake. On-hand stays exact whatever order entries arrive in.
 
 pub mod ledger;
+
+use crate::records::reference::catalogue::Catalogue;
+
+/// What `quantity` of `code` moves in stock: `(item, quantity)`, a pack's
+/// components for a pack.
+pub fn expand(catalogue: &Catalogue, code: &str, quantity: i64) -> Vec<(String, i64)> {
+    let components = catalogue.pack_components(code);
+    if components.is_empty() {
+        vec![(code.to_owned(), quantity)]
+    } else {
+        components.iter().map(|(c, q)| (c.clone(), i64::from(*q) * quantity)).collect()
+    }
+}

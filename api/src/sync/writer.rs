@@ -16,7 +16,11 @@ use super::{
     feed::{self, FeedEntry},
     mutation::{Mutation, MutationResult},
 };
-use crate::{caller::Actor, records::bulk};
+use crate::{
+    caller::Actor,
+    records::bulk,
+    stock::ledger::{self, Movement},
+};
 
 /// Rows of one table waiting to be inserted together.
 trait Pending: Send {
@@ -51,6 +55,9 @@ pub struct BatchWriter {
     conflicts: Vec<sync_conflict::ActiveModel>,
     mutations: Vec<sync_mutation::ActiveModel>,
     feed: Vec<FeedEntry>,
+    /// Stock movements (contacts' kit) and their organisation.
+    stock: Vec<Movement>,
+    stock_organisation: Option<Uuid>,
 }
 
 impl BatchWriter {
@@ -115,6 +122,13 @@ impl BatchWriter {
         self.conflicts.push(row);
     }
 
+    /// Queues stock movements (a contact's kit handed out, or put back),
+    /// booked with the batch's other rows.
+    pub fn stock(&mut self, organisation_id: Uuid, movements: impl IntoIterator<Item = Movement>) {
+        self.stock_organisation = Some(organisation_id);
+        self.stock.extend(movements);
+    }
+
     /// Queues a feed entry.
     pub fn change(&mut self, entry: FeedEntry) {
         self.feed.push(entry);
@@ -154,7 +168,14 @@ impl BatchWriter {
             }
         }
         bulk::insert(db, std::mem::take(&mut self.revisions)).await?;
-        bulk::insert(db, std::mem::take(&mut self.conflicts)).await
+        bulk::insert(db, std::mem::take(&mut self.conflicts)).await?;
+        if let Some(organisation_id) = self.stock_organisation
+            && !self.stock.is_empty()
+        {
+            let movements = std::mem::take(&mut self.stock);
+            ledger::book(db, organisation_id, chrono::Utc::now(), movements).await?;
+        }
+        Ok(())
     }
 
     /// Writes everything left, the mutation log, and last the feed (which

@@ -109,6 +109,15 @@ async fn stock_a_night(app: &TestApp, phone: &mut Device, desk: &mut Device) {
         assert_eq!(r["status"], "applied", "{r}");
     }
     phone.create("stock_entry", entry("receipt", "2026-11-20T21:00:00Z", bag, 3));
+    // Kit handed out from the bag, once by mistake.
+    let mut contact = contact_fields(None, None);
+    contact["stock_location_id"] = json!(bag);
+    phone.create("contact", contact.clone());
+    let mistaken = phone.create("contact", contact);
+    for r in phone.push(app).await {
+        assert_eq!(r["status"], "applied", "{r}");
+    }
+    phone.delete("contact", mistaken);
     for r in phone.push(app).await {
         assert_eq!(r["status"], "applied", "{r}");
     }
@@ -289,6 +298,17 @@ async fn every_check_fails_when_its_rule_is_broken() {
             &["substances.names_keyed"],
         ),
         ("UPDATE stock_levels SET on_hand = on_hand + 1", vec![], &["stock.on_hand_is_ledger_sum"]),
+        (
+            "DELETE FROM stock_movements WHERE cause = 'reversal'",
+            vec![],
+            &["stock.deleted_contacts_reversed"],
+        ),
+        ("DELETE FROM stock_movements WHERE cause = 'issue'", vec![], &["stock.contacts_issued"]),
+        (
+            "UPDATE contacts SET stock_location_id = ? WHERE stock_location_id IS NOT NULL",
+            vec![s()],
+            &["tenancy.contacts.stock_location_id"],
+        ),
         (
             "UPDATE stock_movements SET absorbed_by = ? WHERE cause = 'correction'",
             vec![s()],

@@ -5,7 +5,11 @@
 use std::collections::BTreeMap;
 
 use outpost_api::ops::demo::{DEMO_BAG, DEMO_STREET_TEAM, DEMO_VAN};
-use outpost_tests::{TestApp, device::Device, spawn_app};
+use outpost_tests::{
+    TestApp,
+    device::{Device, contact_fields},
+    spawn_app,
+};
 use proptest::prelude::*;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -313,8 +317,87 @@ async fn the_ledger_lists_by_filter_in_pages() {
     assert_eq!(late.ok()["items"].as_array().unwrap().len(), 3);
 }
 
-/// One ledger entry of the property test: (kind 0-3, minute, location,
-/// other location, quantity).
+/// A contact handing out `kit` at `minute` from `location`.
+fn contact(minute: u32, location: &str, kit: Value) -> Value {
+    let mut fields = contact_fields(None, None);
+    fields["occurred_at"] = entry("receipt", minute, location, "foil", 1)["occurred_at"].clone();
+    fields["kit_lines"] = kit;
+    fields["stock_location_id"] = json!(location);
+    fields
+}
+
+#[tokio::test]
+async fn a_contacts_kit_is_booked_out_of_its_location_and_back_when_deleted() {
+    let app = demo().await;
+    let manager = app.login(MANAGER).await;
+    let mut phone = Device::sign_in(&app, WORKER1).await;
+    phone.create("stock_entry", entry("receipt", 0, DEMO_BAG, "foil", 20));
+    let kit = json!([
+        { "item": "foil", "quantity": 2 },
+        { "item": "injecting_pack_basic", "quantity": 1 },
+    ]);
+    let handed = phone.create("contact", contact(10, DEMO_BAG, kit.clone()));
+    // A contact with no location moves no stock.
+    let mut elsewhere = contact(12, DEMO_BAG, kit);
+    elsewhere["stock_location_id"] = Value::Null;
+    phone.create("contact", elsewhere);
+    push_all(&app, &mut phone).await;
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "foil").await, 18);
+    // The pack's swabs were never received: on-hand goes negative, and
+    // the contact is recorded all the same.
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "swab").await, -10);
+    let pulled = app.get(&format!("/v1/contacts/{handed}"), &manager).await;
+    assert_eq!(pulled.ok()["stock_location_id"], DEMO_BAG, "{}", pulled.text);
+
+    phone.delete("contact", handed);
+    push_all(&app, &mut phone).await;
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "foil").await, 20);
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "swab").await, 0);
+    // Deleting it again puts nothing back twice.
+    phone.delete("contact", handed);
+    push_all(&app, &mut phone).await;
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "foil").await, 20);
+}
+
+#[tokio::test]
+async fn contacts_synced_after_a_count_they_preceded_leave_it_standing() {
+    let app = demo().await;
+    let manager = app.login(MANAGER).await;
+    let mut phone = Device::sign_in(&app, WORKER1).await;
+    let mut desk = Device::sign_in(&app, MANAGER).await;
+    phone.create("stock_entry", entry("receipt", 0, DEMO_BAG, "foil", 20));
+    push_all(&app, &mut phone).await;
+    // Offline all night: kit handed out at 10:30 and 11:30.
+    let kit = json!([{ "item": "foil", "quantity": 2 }]);
+    phone.create("contact", contact(30, DEMO_BAG, kit.clone()));
+    phone.create("contact", contact(90, DEMO_BAG, kit.clone()));
+    // The bag is counted at 11:00: 18 left (the 10:30 kit was gone).
+    desk.create("stock_entry", entry("stocktake", 60, DEMO_BAG, "foil", 18));
+    push_all(&app, &mut desk).await;
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "foil").await, 18);
+    push_all(&app, &mut phone).await;
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "foil").await, 16);
+    // The same night's batch, retried: nothing moves twice.
+    phone.create("contact", contact(95, DEMO_BAG, kit));
+    let batch = json!({ "mutations": phone.outbox.clone() });
+    app.post("/v1/sync/push", &phone.token, batch).await.ok();
+    push_all(&app, &mut phone).await;
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "foil").await, 14);
+}
+
+#[tokio::test]
+async fn a_contact_cannot_book_kit_out_of_another_sites_location() {
+    let app = demo().await;
+    let mut phone = Device::sign_in(&app, WORKER2).await;
+    phone.create("contact", contact(0, DEMO_BAG, json!([{ "item": "foil", "quantity": 1 }])));
+    let results = phone.push(&app).await;
+    assert_eq!(results[0]["problem"]["code"], "unknown_reference", "{}", results[0]);
+    assert_eq!(results[0]["problem"]["field"], "stock_location_id", "{}", results[0]);
+}
+
+/// One ledger entry of the property test: (kind, minute, location, other
+/// location, quantity). Kinds 0-3 are ledger entries, 4 a contact handing
+/// out kit, 5 a contact deleted later.
 type Planned = (usize, u32, usize, usize, i64);
 
 /// On-hand as a stockroom would reckon it, apart from the server: the last
@@ -329,7 +412,9 @@ fn model(entries: &[Planned]) -> BTreeMap<usize, i64> {
                 1 if at == location => moves.push((minute, None, -q)),
                 1 if other == location => moves.push((minute, None, q)),
                 2 if at == location => moves.push((minute, Some(q), 0)),
-                3 if at == location => moves.push((minute, None, -q)),
+                // A write-off, or a contact's kit (kind 5, deleted later,
+                // moves nothing).
+                3 | 4 if at == location => moves.push((minute, None, -q)),
                 _ => {}
             }
         }
@@ -346,7 +431,7 @@ fn model(entries: &[Planned]) -> BTreeMap<usize, i64> {
 }
 
 fn planned() -> impl Strategy<Value = Vec<Planned>> {
-    prop::collection::vec((0..4usize, 0..2usize, 1..20i64), 1..12).prop_map(|raw| {
+    prop::collection::vec((0..6usize, 0..2usize, 1..20i64), 1..12).prop_map(|raw| {
         // Distinct minutes: a count and a movement at the same instant is
         // a question for the stockroom, not for this test.
         raw.into_iter()
@@ -379,9 +464,19 @@ async fn arrive(entries: Vec<Planned>, order: Vec<usize>, batches: usize, retrie
     let kinds = ["receipt", "transfer", "stocktake", "write_off"];
     let arrival: Vec<usize> = order.into_iter().filter(|i| *i < entries.len()).collect();
     let per_batch = arrival.len().div_ceil(batches);
+    let mut mistaken = Vec::new();
     for (b, chunk) in arrival.chunks(per_batch.max(1)).enumerate() {
         for &i in chunk {
             let (kind, minute, at, other, q) = entries[i];
+            if kind >= 4 {
+                // A contact; kind 5 is deleted later (a mistaken record).
+                let kit = json!([{ "item": "foil", "quantity": q }]);
+                let id = desk.create("contact", contact(minute, locations[at], kit));
+                if kind == 5 {
+                    mistaken.push(id);
+                }
+                continue;
+            }
             let mut fields = entry(kinds[kind], minute, locations[at], "foil", q);
             if kind == 1 {
                 fields["to_location_id"] = json!(locations[other]);
@@ -398,6 +493,10 @@ async fn arrive(entries: Vec<Planned>, order: Vec<usize>, batches: usize, retrie
         }
         push_all(&app, &mut desk).await;
     }
+    for id in mistaken {
+        desk.delete("contact", id);
+    }
+    push_all(&app, &mut desk).await;
     let expected = model(&entries);
     for (i, location) in locations.iter().enumerate() {
         assert_eq!(
