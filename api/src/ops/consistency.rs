@@ -625,7 +625,7 @@ async fn stock(db: &DatabaseConnection, report: &mut Report) -> Result<(), DbErr
          SELECT m.organisation_id, m.location_id, m.item_code FROM stock_movements m \
          WHERE NOT EXISTS (SELECT 1 FROM stock_levels l WHERE l.organisation_id = \
          m.organisation_id AND l.location_id = m.location_id AND l.item_code = m.item_code) \
-         GROUP BY m.organisation_id, m.location_id, m.item_code) d",
+         GROUP BY m.organisation_id, m.location_id, m.item_code HAVING SUM(m.delta) <> 0) d",
     )
     .await?;
     report.push(

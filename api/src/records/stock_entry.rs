@@ -7,7 +7,7 @@ use crate::caller::Actor;
 use chrono::{DateTime, NaiveDate, Utc};
 use outpost_entity::stock_entry;
 use poem_openapi::types::ToJSON;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ConnectionTrait, Set};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -211,7 +211,8 @@ impl SyncRecord for StockEntry {
                 // What the batch recorded before the count (contacts'
                 // kit) is booked first: the count sees it.
                 w.flush_records(db).await?;
-                ledger::lock(db, actor.organisation_id, location, &code, now).await?;
+                let key = std::collections::BTreeSet::from([(location, code.clone())]);
+                ledger::claim(db, actor.organisation_id, &key, true).await?;
                 let held = ledger::held_at(db, actor.organisation_id, location, &code, occurred_at)
                     .await?;
                 let difference = quantity - held;
@@ -219,8 +220,13 @@ impl SyncRecord for StockEntry {
                 vec![movement(location, code.clone(), difference, Cause::Stocktake)]
             }
         };
-        entry.insert(db).await?;
-        ledger::book(db, actor.organisation_id, now, movements).await?;
+        let stocktake = kind == StockEntryKind::Stocktake;
+        w.insert(EntityKind::StockEntry, [entry]);
+        w.stock(actor.organisation_id, movements);
+        if stocktake {
+            // Booked at once: a later count in the batch reads it.
+            w.flush_records(db).await?;
+        }
         w.change(
             FeedEntry::upsert(EntityKind::StockEntry, id, 1).at_site(Some(site), actor.user_id),
         );

@@ -6,10 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use outpost_entity::{stock_level, stock_movement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use uuid::Uuid;
+
+use crate::sync::push::lock_key;
 
 /// Why a movement was booked (its stored name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,29 +60,31 @@ pub struct Movement {
 }
 
 /// `(location, item)`: the key of an on-hand figure.
-type Key = (Uuid, String);
+pub type Key = (Uuid, String);
 
-/// Books `movements` for the organisation in four statements whatever
-/// their number: locks the on-hand rows they touch (in key order, so two
-/// writers never deadlock on them), reads the stocktakes of those keys
-/// from the earliest movement on, adds a correction for each movement a
-/// stocktake recorded at or after it already counted, inserts them all and
-/// moves on-hand by their sums.
+/// Books `movements` for the organisation in three statements whatever
+/// their number, and answers how much each key's on-hand moves (added by
+/// [`add_to_levels`] last in the transaction). First the keys' stock
+/// claims, shared: writers of the same keys run side by side, but not
+/// beside a stocktake of one ([`claim`]). Then the stocktakes of those
+/// keys from the earliest movement on: a movement a stocktake counted
+/// (made at or after it, recorded before it arrived) gets a correction of
+/// the opposite sign, absorbed by that stocktake. Then the inserts.
 pub async fn book<C: ConnectionTrait>(
     db: &C,
     organisation_id: Uuid,
     now: DateTime<Utc>,
     movements: Vec<Movement>,
-) -> Result<(), DbErr> {
+) -> Result<BTreeMap<Key, i64>, DbErr> {
+    let mut sums: BTreeMap<Key, i64> = BTreeMap::new();
     let Some(earliest) = movements.iter().map(|m| m.occurred_at).min() else {
-        return Ok(());
+        return Ok(sums);
     };
     let keys: BTreeSet<Key> =
         movements.iter().map(|m| (m.location_id, m.item_code.clone())).collect();
-    upsert_levels(db, organisation_id, now, keys.iter().map(|k| (k, 0)), false).await?;
+    claim(db, organisation_id, &keys, false).await?;
     let counts = stocktakes(db, organisation_id, &keys, earliest).await?;
     let mut rows = Vec::with_capacity(movements.len());
-    let mut sums: BTreeMap<Key, i64> = BTreeMap::new();
     for m in movements {
         let key = (m.location_id, m.item_code.clone());
         // The earliest count of the key at or after the movement, other
@@ -104,8 +109,77 @@ pub async fn book<C: ConnectionTrait>(
         rows.push(row(organisation_id, now, &m, None));
     }
     crate::records::bulk::insert(db, rows).await?;
-    let changed = sums.iter().filter(|(_, sum)| **sum != 0).map(|(k, sum)| (k, *sum));
-    upsert_levels(db, organisation_id, now, changed, true).await
+    sums.retain(|_, sum| *sum != 0);
+    Ok(sums)
+}
+
+/// Takes the organisation's stock claims on `keys` until the transaction
+/// ends: shared for writers of movements, which only add, exclusive for a
+/// stocktake, which reads what the ledger held and must see every movement
+/// committed before it and be seen by every one after. Advisory locks, in
+/// key order, one statement; Postgres only (SQLite has one writer).
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    keys: &BTreeSet<Key>,
+    exclusive: bool,
+) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres || keys.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = keys
+        .iter()
+        .map(|(location, item)| {
+            lock_key(&[b"stock", organisation_id.as_bytes(), location.as_bytes(), item.as_bytes()])
+        })
+        .collect();
+    let function = if exclusive { "pg_advisory_xact_lock" } else { "pg_advisory_xact_lock_shared" };
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "SELECT {function}(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY n"
+        ),
+        [ids.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Moves on-hand by `sums`, creating missing rows: one statement, last in
+/// the transaction before the feed, so the rows' locks are held for as
+/// little as the commit.
+pub async fn add_to_levels<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    now: DateTime<Utc>,
+    sums: BTreeMap<Key, i64>,
+) -> Result<(), DbErr> {
+    let rows: Vec<stock_level::ActiveModel> = sums
+        .into_iter()
+        .map(|((location_id, item_code), delta)| stock_level::ActiveModel {
+            organisation_id: Set(organisation_id),
+            location_id: Set(location_id),
+            item_code: Set(item_code),
+            on_hand: Set(delta),
+            updated_at: Set(now),
+        })
+        .collect();
+    let on_conflict = OnConflict::columns([
+        stock_level::Column::OrganisationId,
+        stock_level::Column::LocationId,
+        stock_level::Column::ItemCode,
+    ])
+    .value(stock_level::Column::OnHand, Expr::cust("stock_levels.on_hand + excluded.on_hand"))
+    .update_column(stock_level::Column::UpdatedAt)
+    .to_owned();
+    // SQLite binds at most 32,766 parameters a statement.
+    for chunk in rows.chunks(1000) {
+        stock_level::Entity::insert_many(chunk.to_vec())
+            .on_conflict(on_conflict.clone())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The stocktakes of `keys` counted at or after `from`, per key by time:
@@ -146,49 +220,9 @@ async fn stocktakes<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// One statement over many keys: creates each missing on-hand row, and
-/// either only takes the row's lock (`add` false) or adds to it.
-async fn upsert_levels<'k, C: ConnectionTrait>(
-    db: &C,
-    organisation_id: Uuid,
-    now: DateTime<Utc>,
-    keys: impl Iterator<Item = (&'k Key, i64)>,
-    add: bool,
-) -> Result<(), DbErr> {
-    let rows: Vec<stock_level::ActiveModel> = keys
-        .map(|((location_id, item_code), delta)| stock_level::ActiveModel {
-            organisation_id: Set(organisation_id),
-            location_id: Set(*location_id),
-            item_code: Set(item_code.clone()),
-            on_hand: Set(delta),
-            updated_at: Set(now),
-        })
-        .collect();
-    let mut on_conflict = OnConflict::columns([
-        stock_level::Column::OrganisationId,
-        stock_level::Column::LocationId,
-        stock_level::Column::ItemCode,
-    ]);
-    on_conflict.update_column(stock_level::Column::UpdatedAt);
-    if add {
-        on_conflict.value(
-            stock_level::Column::OnHand,
-            Expr::cust("stock_levels.on_hand + excluded.on_hand"),
-        );
-    }
-    // SQLite binds at most 32,766 parameters a statement.
-    for chunk in rows.chunks(1000) {
-        stock_level::Entity::insert_many(chunk.to_vec())
-            .on_conflict(on_conflict.clone())
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
-}
-
 /// What the ledger held of `item_code` at `location_id` at `at` (every
-/// movement up to and including that moment). Call after [`lock`] so no
-/// other writer books movements for the key meanwhile.
+/// movement up to and including that moment). Call after an exclusive
+/// [`claim`] so no other writer books movements for the key meanwhile.
 pub async fn held_at<C: ConnectionTrait>(
     db: &C,
     organisation_id: Uuid,
@@ -208,38 +242,6 @@ pub async fn held_at<C: ConnectionTrait>(
         .await?
         .flatten();
     Ok(sum.unwrap_or(0))
-}
-
-/// Creates the on-hand row of a key if missing, and holds its row lock to
-/// the end of the transaction (SQLite has one writer already).
-pub async fn lock<C: ConnectionTrait>(
-    db: &C,
-    organisation_id: Uuid,
-    location_id: Uuid,
-    item_code: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let row = stock_level::ActiveModel {
-        organisation_id: Set(organisation_id),
-        location_id: Set(location_id),
-        item_code: Set(item_code.to_owned()),
-        on_hand: Set(0),
-        updated_at: Set(now),
-    };
-    // The update on conflict takes the row's lock when it exists.
-    stock_level::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                stock_level::Column::OrganisationId,
-                stock_level::Column::LocationId,
-                stock_level::Column::ItemCode,
-            ])
-            .update_column(stock_level::Column::UpdatedAt)
-            .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
 }
 
 fn row(

@@ -391,7 +391,7 @@ async fn claim<C: ConnectionTrait>(db: &C, actor: &Actor, exclusive: bool) -> Re
 
 /// A stable 64-bit advisory-lock key for `parts` (the same on every
 /// instance and every build, unlike the standard library's hasher).
-fn lock_key(parts: &[&[u8]]) -> i64 {
+pub(crate) fn lock_key(parts: &[&[u8]]) -> i64 {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update((part.len() as u32).to_be_bytes());

@@ -55,9 +55,12 @@ pub struct BatchWriter {
     conflicts: Vec<sync_conflict::ActiveModel>,
     mutations: Vec<sync_mutation::ActiveModel>,
     feed: Vec<FeedEntry>,
-    /// Stock movements (contacts' kit) and their organisation.
+    /// Stock movements waiting to be booked, and their organisation.
     stock: Vec<Movement>,
     stock_organisation: Option<Uuid>,
+    /// How much the booked movements move on-hand, per location and item:
+    /// added last, before the feed ([`ledger::add_to_levels`]).
+    level_sums: BTreeMap<ledger::Key, i64>,
 }
 
 impl BatchWriter {
@@ -173,7 +176,10 @@ impl BatchWriter {
             && !self.stock.is_empty()
         {
             let movements = std::mem::take(&mut self.stock);
-            ledger::book(db, organisation_id, chrono::Utc::now(), movements).await?;
+            let sums = ledger::book(db, organisation_id, chrono::Utc::now(), movements).await?;
+            for (key, sum) in sums {
+                *self.level_sums.entry(key).or_default() += sum;
+            }
         }
         Ok(())
     }
@@ -187,6 +193,10 @@ impl BatchWriter {
     ) -> Result<(), DbErr> {
         self.flush_records(db).await?;
         bulk::insert(db, std::mem::take(&mut self.mutations)).await?;
+        if let Some(stock_organisation) = self.stock_organisation {
+            let sums = std::mem::take(&mut self.level_sums);
+            ledger::add_to_levels(db, stock_organisation, chrono::Utc::now(), sums).await?;
+        }
         feed::append(db, organisation_id, self.feed).await
     }
 }

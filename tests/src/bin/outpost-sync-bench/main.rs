@@ -15,7 +15,11 @@
 //!    pull them at once; five rounds.
 //! 4. **Open-loop latency**: 200 devices over 20 sites, each pushing 20
 //!    contacts every 10 s and pulling after it, on a fixed schedule.
-//! 5. **Memory**: the server's peak RSS through all of the above, then its
+//! 5. **Stock** (issue 13): the push again, each contact's kit booked out of
+//!    a bag in the stock ledger, against the push without; then a year of
+//!    kit at that bag (200,000 movements, by SQL) and on-hand read through
+//!    the API, and stocktakes of it pushed (Postgres only).
+//! 6. **Memory**: the server's peak RSS through all of the above, then its
 //!    RSS a few seconds after a burst of pushes near the body limit.
 //!
 //! `--preload N` first loads N contacts into the organisation with SQL
@@ -44,6 +48,7 @@ mod plans;
 mod preload;
 mod profile;
 mod report;
+mod stock;
 mod workload;
 
 use outpost_tests::{
@@ -94,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
 
     let profiler = profile::Profiler::new(options.perf.clone());
     let recording = profiler.start("push").await?;
-    let push = workload::push(&api, &setup, &options).await?;
+    let push = workload::push(&api, &setup, &options, None).await?;
     recording.stop().await?;
     report.push(&push);
     let recording = profiler.start("pull").await?;
@@ -121,6 +126,18 @@ async fn main() -> anyhow::Result<()> {
     report.incremental(&incremental);
     let open_loop = latency::open_loop(&api, &setup, &pull.cursor, &options).await?;
     report.open_loop(&open_loop);
+    // The same push with each contact's kit booked out of the device's bag,
+    // then out of one van all 20 share (every batch on the same figures).
+    let ledger_push = workload::push(&api, &setup, &options, Some(&setup.bags)).await?;
+    report.ledger_push(&ledger_push, "a bag per device");
+    let shared = std::slice::from_ref(&setup.van);
+    let ledger_push = workload::push(&api, &setup, &options, Some(shared)).await?;
+    report.ledger_push(&ledger_push, "one van for all 20");
+    if let Some(raw) = &raw {
+        let year = stock::a_year_of_kit(raw, &setup).await?;
+        let figures = stock::on_hand(&api, &setup).await?;
+        report.on_hand(year, &figures);
+    }
     report.peak_memory(memory.peak_mib());
     let settled = memory::burst(&api, &setup, &memory).await?;
     report.after_burst(&settled);

@@ -6,6 +6,7 @@ use super::{
     ceiling::CeilingFigures,
     latency::OpenLoopFigures,
     memory::BurstFigures,
+    stock::OnHandFigures,
     workload::{PullFigures, PushFigures},
 };
 
@@ -79,6 +80,56 @@ impl Report {
                 "{:.1} / {:.1} ms",
                 percentile(&push.batches, 0.5),
                 percentile(&push.batches, 0.99)
+            ),
+            "",
+            "",
+            "",
+        );
+    }
+
+    /// The push with each contact's kit booked in the stock ledger,
+    /// against the push without.
+    pub fn ledger_push(&mut self, push: &PushFigures, from: &str) {
+        let contacts_per_s = rate(push.contacts, push.elapsed);
+        let share = self.push_rate.map(|r| format!("{:.0}%", 100.0 * contacts_per_s / r));
+        self.row(
+            format!(
+                "push with the stock ledger: the same {} contacts, kit booked out of {from} \
+                 (p50 / p99 batch {:.1} / {:.1} ms)",
+                push.contacts,
+                percentile(&push.batches, 0.5),
+                percentile(&push.batches, 0.99)
+            ),
+            format!("{} contacts/s", thousands(contacts_per_s)),
+            "the push without it",
+            &share.unwrap_or_default(),
+            ">= 85%",
+        );
+    }
+
+    /// On-hand read at a bag with a year of kit, and stocktakes of it.
+    pub fn on_hand(&mut self, year: i64, figures: &OnHandFigures) {
+        self.row(
+            format!(
+                "stock: on-hand of a bag with {} movements (a year), {} reads, p50 / p99",
+                thousands(year as f64),
+                figures.reads.len()
+            ),
+            format!(
+                "{:.1} / {:.1} ms",
+                percentile(&figures.reads, 0.5),
+                percentile(&figures.reads, 0.99)
+            ),
+            "",
+            "",
+            "p99 < 20 ms",
+        );
+        self.row(
+            format!("stock: a stocktake of it pushed, {} in turn, p50 / p99", figures.counts.len()),
+            format!(
+                "{:.1} / {:.1} ms",
+                percentile(&figures.counts, 0.5),
+                percentile(&figures.counts, 0.99)
             ),
             "",
             "",

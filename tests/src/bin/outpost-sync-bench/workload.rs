@@ -37,6 +37,14 @@ pub struct Setup {
     pub pullers: Vec<String>,
     /// The open-loop devices: (their site, token), 10 per site.
     pub open_loop: Vec<(Uuid, String)>,
+    /// A bag per pushing device at the push phase's site, which the ledger
+    /// push's contacts name as where their kit came from.
+    pub bags: Vec<Uuid>,
+    /// A van at the same site, which every device's contacts name in the
+    /// shared-location ledger push.
+    pub van: Uuid,
+    /// A manager, for stocktakes.
+    pub manager: String,
 }
 
 impl Setup {
@@ -62,6 +70,19 @@ impl Setup {
         }
         let fresh = api.login(WORKER, PASSWORD).await?;
         let admin = api.login("admin@demo.outpost.test", PASSWORD).await?;
+        let mut bags = Vec::new();
+        for (kind, name) in std::iter::repeat_n("bag", DEVICES + 1).enumerate().map(|(i, kind)| {
+            if i == DEVICES {
+                ("van", "Bench van".to_owned())
+            } else {
+                (kind, format!("Bench bag {i}"))
+            }
+        }) {
+            let body = json!({ "site_id": site_id, "kind": kind, "name": name });
+            bags.push(uuid(&api.post("/v1/stock/locations", &admin, &body).await?["id"])?);
+        }
+        let van = bags.pop().ok_or_else(|| anyhow::anyhow!("no van"))?;
+        let manager = api.login("manager@demo.outpost.test", PASSWORD).await?;
         let mut open_loop = Vec::new();
         for s in 0..OPEN_LOOP_SITES {
             let site = api
@@ -94,7 +115,18 @@ impl Setup {
             2 * DEVICES + 2 + open_loop.len(),
             started.elapsed().as_secs_f64()
         );
-        Ok(Self { organisation_id, site_id, user_id, pushers, fresh, pullers, open_loop })
+        Ok(Self {
+            organisation_id,
+            site_id,
+            user_id,
+            pushers,
+            fresh,
+            pullers,
+            open_loop,
+            bags,
+            van,
+            manager,
+        })
     }
 }
 
@@ -102,6 +134,13 @@ impl Setup {
 /// create mutation.
 pub fn contact(site: Uuid, n: usize) -> Value {
     mutation("contact", Uuid::now_v7(), "create", None, contact_fields(site, n, None))
+}
+
+/// [`contact`], its kit from `bag` (booked in the stock ledger).
+pub fn contact_from(site: Uuid, n: usize, bag: Uuid) -> Value {
+    let mut fields = contact_fields(site, n, None);
+    fields["stock_location_id"] = json!(bag);
+    mutation("contact", Uuid::now_v7(), "create", None, fields)
 }
 
 /// A contact's fields; `note` replaces the usual one.
@@ -141,14 +180,28 @@ pub struct PushFigures {
 }
 
 /// 20 devices push `options.contacts` contacts between them, back to back,
-/// in batches of 100.
-pub async fn push(api: &Api, setup: &Setup, options: &Options) -> anyhow::Result<PushFigures> {
+/// in batches of 100; with `locations`, device `d`'s contacts take their
+/// kit from `locations[d % len]` (a bag each, or one van for all).
+pub async fn push(
+    api: &Api,
+    setup: &Setup,
+    options: &Options,
+    locations: Option<&[Uuid]>,
+) -> anyhow::Result<PushFigures> {
     let per_device = options.contacts / DEVICES;
     let mut bodies: Vec<Vec<Vec<Value>>> = Vec::new();
     let mut bytes = 0;
-    for _ in 0..DEVICES {
+    for d in 0..DEVICES {
+        let location = locations.map(|l| l[d % l.len()]);
         let batches: Vec<Vec<Value>> = (0..per_device / BATCH)
-            .map(|b| (0..BATCH).map(|i| contact(setup.site_id, b * BATCH + i)).collect())
+            .map(|b| {
+                (0..BATCH)
+                    .map(|i| match location {
+                        Some(location) => contact_from(setup.site_id, b * BATCH + i, location),
+                        None => contact(setup.site_id, b * BATCH + i),
+                    })
+                    .collect()
+            })
             .collect();
         bytes += batches.iter().flatten().map(|m| m.to_string().len()).sum::<usize>();
         bodies.push(batches);
