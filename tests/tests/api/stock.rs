@@ -524,3 +524,29 @@ async fn a_late_receipt_a_count_of_nothing_absorbed_leaves_the_ledger_consistent
     let report = outpost_api::ops::consistency::run(&app.state.db).await.unwrap();
     assert!(report.is_consistent(), "{report}");
 }
+
+#[tokio::test]
+async fn a_count_racing_a_late_receipt_is_exact_either_way() {
+    let app = demo().await;
+    let manager = app.login(MANAGER).await;
+    let mut desk = Device::sign_in(&app, MANAGER).await;
+    let mut phone = Device::sign_in(&app, WORKER1).await;
+    for (round, item) in ["foil", "swab", "filter", "cooker", "citric_acid"].iter().enumerate() {
+        // A count at 11:00 and a receipt of 10:00 reach two instances at
+        // the same moment: whichever commits first, the count stands.
+        desk.create("stock_entry", entry("stocktake", 60, DEMO_BAG, item, 7));
+        phone.create("stock_entry", entry("receipt", 0, DEMO_BAG, item, 3));
+        let (count, receipt) = (
+            json!({ "mutations": std::mem::take(&mut desk.outbox) }),
+            json!({ "mutations": std::mem::take(&mut phone.outbox) }),
+        );
+        let (a, b) = tokio::join!(
+            app.post("/v1/sync/push", &desk.token, count),
+            app.post("/v1/sync/push", &phone.token, receipt),
+        );
+        for answer in [a, b] {
+            assert_eq!(answer.ok()["results"][0]["status"], "applied", "{}", answer.text);
+        }
+        assert_eq!(on_hand(&app, &manager, DEMO_BAG, item).await, 7, "round {round}");
+    }
+}
