@@ -87,6 +87,7 @@ from outpost_client.models import (
     StockEntryMutationEntity,
     StockEntryMutationOp,
     StockLocationChange,
+    StockThresholdChange,
     ReferralView,
     Resolution,
     ResolutionChoice,
@@ -119,6 +120,7 @@ SyncChange = (
     | PartnerServiceChange
     | StockLocationChange
     | StockEntryChange
+    | StockThresholdChange
 )
 
 BASE_URL = os.environ.get("OUTPOST_URL", "http://127.0.0.1:8080")

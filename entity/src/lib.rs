@@ -22,6 +22,7 @@ pub mod stock_entry;
 pub mod stock_level;
 pub mod stock_location;
 pub mod stock_movement;
+pub mod stock_threshold;
 pub mod substance;
 pub mod substance_name;
 pub mod sync_change;

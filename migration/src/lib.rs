@@ -16,6 +16,7 @@ mod m20261202_000003_add_mutation_digest;
 pub mod m20261202_000004_drop_hot_organisation_keys;
 mod m20261203_000001_create_stock;
 mod m20261203_000002_add_contact_stock_location;
+mod m20261203_000003_create_stock_thresholds;
 mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_drop_hot_organisation_keys::Migration),
             Box::new(m20261203_000001_create_stock::Migration),
             Box::new(m20261203_000002_add_contact_stock_location::Migration),
+            Box::new(m20261203_000003_create_stock_thresholds::Migration),
         ]
     }
 }

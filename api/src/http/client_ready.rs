@@ -122,6 +122,8 @@ const CLOSED: &[fn() -> Cow<'static, str>] = &[
     <CreateStockEntryFields as Type>::name,
     <super::stock::CreateStockLocation as Type>::name,
     <super::stock::UpdateStockLocation as Type>::name,
+    <super::stock::CreateStockThreshold as Type>::name,
+    <super::stock::UpdateStockThreshold as Type>::name,
 ];
 
 /// The type of the [`closed`] marker; no schema has it.

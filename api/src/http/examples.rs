@@ -135,6 +135,12 @@ pub fn request_example(name: &str) -> Option<Value> {
             "name": "Night bag 2",
         }),
         "UpdateStockLocation" => json!({ "name": "Night bag 2 (spare)" }),
+        "CreateStockThreshold" => json!({
+            "location_id": crate::ops::demo::DEMO_VAN,
+            "item_code": "naloxone_nasal",
+            "minimum": 6,
+        }),
+        "UpdateStockThreshold" => json!({ "minimum": 8 }),
         "CreateStockEntry" => json!({
             "id": STOCK_ENTRY_ID,
             "kind": "receipt",

@@ -17,7 +17,7 @@ use crate::{
     domain::Permission,
     error::{ApiError, ApiResult},
     records::{
-        reference::stock_location::StockLocationView,
+        reference::{stock_location::StockLocationView, stock_threshold::StockThresholdView},
         stock_entry::{CreateStockEntry, StockEntryView},
         vocab::{StockEntryKind, StockLocationKind},
     },
@@ -25,6 +25,7 @@ use crate::{
         self as service, EntryFilter,
         levels::{self, LevelFilter},
         locations::{self, LocationChanges, NewLocation},
+        thresholds::{self, ThresholdFilter},
     },
     state::AppState,
     sync::EntityKind,
@@ -159,6 +160,62 @@ pub struct StockLevelPage {
     pub items: Vec<StockLevelView>,
     /// Pass as `after` for the next page; absent on the last.
     pub next_after: Option<String>,
+}
+
+/// A low-stock threshold to set (managers and admins).
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateStockThreshold {
+    /// The location (an active one).
+    pub location_id: Uuid,
+    /// The kit item (an active one, not a pack: packs are stocked as their
+    /// components).
+    pub item_code: Text<48>,
+    /// The least the location should hold, 0 to 1,000,000.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000")))]
+    pub minimum: i64,
+}
+
+/// A new minimum for a threshold.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateStockThreshold {
+    /// The least the location should hold, 0 to 1,000,000.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000")))]
+    pub minimum: i64,
+}
+
+/// The thresholds you see.
+#[derive(Object)]
+pub struct StockThresholdList {
+    /// By location, then item.
+    pub items: Vec<StockThresholdView>,
+}
+
+/// A threshold, with its version as `ETag`.
+#[derive(ApiResponse)]
+pub enum StockThresholdFound {
+    /// The threshold.
+    #[oai(status = 200)]
+    Ok(
+        Json<StockThresholdView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Answer of `POST /v1/stock/thresholds`.
+#[derive(ApiResponse)]
+pub enum StockThresholdCreated {
+    /// The new threshold.
+    #[oai(status = 201)]
+    Created(
+        Json<StockThresholdView>,
+        /// The version, quoted.
+        #[oai(header = "ETag")]
+        String,
+    ),
 }
 
 /// Stock locations, the ledger and on-hand.
@@ -336,6 +393,105 @@ impl StockApi {
         } else {
             StockEntryCreated::Created(Json(entry), etag)
         })
+    }
+
+    /// List low-stock thresholds at your sites' locations (every site's for
+    /// managers and admins), with on-hand: `below=true` lists what needs
+    /// restocking before the next round.
+    #[oai(path = "/v1/stock/thresholds", method = "get", operation_id = "list_stock_thresholds")]
+    async fn list_thresholds(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// Only this site's locations.
+        site_id: Query<Option<Uuid>>,
+        /// Only this location.
+        location_id: Query<Option<Uuid>>,
+        /// Only those under (`true`) or not under (`false`) their minimum.
+        below: Query<Option<bool>>,
+    ) -> ApiResult<Json<StockThresholdList>> {
+        let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
+        let filter =
+            ThresholdFilter { site_id: site_id.0, location_id: location_id.0, below: below.0 };
+        let items = thresholds::list(&state.reads, &actor, filter).await?;
+        Ok(Json(StockThresholdList { items }))
+    }
+
+    /// Get one low-stock threshold.
+    #[oai(path = "/v1/stock/thresholds/:id", method = "get", operation_id = "get_stock_threshold")]
+    async fn get_threshold(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The threshold.
+        id: Path<Uuid>,
+    ) -> ApiResult<StockThresholdFound> {
+        let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
+        let threshold = thresholds::get(&state.reads, &actor, id.0).await?;
+        let etag = records::etag(threshold.version);
+        Ok(StockThresholdFound::Ok(Json(threshold), etag))
+    }
+
+    /// Set a low-stock threshold for an item at a location (managers and
+    /// admins). The location's site's devices receive it, and again each
+    /// time on-hand crosses it. One per location and item: a second
+    /// answers 409 `threshold_exists`.
+    #[oai(path = "/v1/stock/thresholds", method = "post", operation_id = "create_stock_threshold")]
+    async fn create_threshold(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        body: Json<CreateStockThreshold>,
+    ) -> ApiResult<StockThresholdCreated> {
+        let (caller, actor) =
+            records::caller_and_actor(&state, &auth, Permission::ManageStock).await?;
+        let body = body.0;
+        let threshold = thresholds::create(
+            &state,
+            &caller,
+            &meta,
+            &actor,
+            body.location_id,
+            body.item_code.into(),
+            body.minimum,
+        )
+        .await?;
+        let etag = records::etag(threshold.version);
+        Ok(StockThresholdCreated::Created(Json(threshold), etag))
+    }
+
+    /// Change a threshold's minimum (managers and admins). `If-Match` must
+    /// carry its current `ETag`; a stale one answers 412
+    /// `version_mismatch`.
+    #[oai(
+        path = "/v1/stock/thresholds/:id",
+        method = "patch",
+        operation_id = "update_stock_threshold"
+    )]
+    async fn update_threshold(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        /// The threshold.
+        id: Path<Uuid>,
+        /// Required: the `ETag` the change was made from, the version quoted
+        /// (`"3"`; a bare `3` is taken too).
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^("[1-9][0-9]{0,17}"|[1-9][0-9]{0,17})$"#)
+        )]
+        if_match: Header<String>,
+        body: Json<UpdateStockThreshold>,
+    ) -> ApiResult<StockThresholdFound> {
+        let (caller, actor) =
+            records::caller_and_actor(&state, &auth, Permission::ManageStock).await?;
+        let base = records::if_match(&if_match.0)?;
+        let threshold =
+            thresholds::update(&state, &caller, &meta, &actor, id.0, base, body.0.minimum).await?;
+        let etag = records::etag(threshold.version);
+        Ok(StockThresholdFound::Ok(Json(threshold), etag))
     }
 
     /// On-hand per location and item at your sites' locations (every

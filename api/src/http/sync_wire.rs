@@ -30,7 +30,8 @@ use crate::{
         person::{CreatePersonFields, PersonView, UpdatePerson},
         reference::{
             kit_item::KitItemView, partner_service::PartnerServiceView, site::SiteView,
-            stock_location::StockLocationView, substance::SubstanceView,
+            stock_location::StockLocationView, stock_threshold::StockThresholdView,
+            substance::SubstanceView,
         },
         referral::{
             CreateReferralFields, CreateReferralStepFields, ReferralStepView, ReferralView,
@@ -175,6 +176,7 @@ pub const PULLED: &[Pulled] = &[
     pulled::<PartnerServiceView>(EntityKind::PartnerService, "PartnerServiceChange"),
     pulled::<StockLocationView>(EntityKind::StockLocation, "StockLocationChange"),
     pulled::<StockEntryView>(EntityKind::StockEntry, "StockEntryChange"),
+    pulled::<StockThresholdView>(EntityKind::StockThreshold, "StockThresholdChange"),
 ];
 
 /// `{type: string, enum: [value]}`: a member's discriminator.

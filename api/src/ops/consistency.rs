@@ -184,6 +184,7 @@ const SAME_ORG_REFERENCES: &[(&str, &str, &str, &str)] = &[
     ("stock_levels", "location_id", "stock_locations", "on-hand figure's location"),
     ("stock_locations", "site_id", "sites", "stock location's site"),
     ("contacts", "stock_location_id", "stock_locations", "contact's stock location"),
+    ("stock_thresholds", "location_id", "stock_locations", "threshold's location"),
     ("incidents", "device_id", "devices", "incident's device"),
 ];
 
@@ -677,6 +678,18 @@ async fn stock(db: &DatabaseConnection, report: &mut Report) -> Result<(), DbErr
     report.push(
         "stock.deleted_contacts_reversed",
         "the kit of every deleted contact is put back where it was booked out",
+        n,
+    );
+    let n = count(
+        db,
+        "SELECT COUNT(*) AS n FROM stock_thresholds t WHERE t.below <> (COALESCE((SELECT \
+         l.on_hand FROM stock_levels l WHERE l.organisation_id = t.organisation_id AND \
+         l.location_id = t.location_id AND l.item_code = t.item_code), 0) < t.minimum)",
+    )
+    .await?;
+    report.push(
+        "stock.thresholds_below",
+        "a threshold is marked below exactly when on-hand is under its minimum",
         n,
     );
     Ok(())

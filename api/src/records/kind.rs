@@ -240,7 +240,8 @@ macro_rules! with_record {
             | $crate::sync::EntityKind::KitItem
             | $crate::sync::EntityKind::Substance
             | $crate::sync::EntityKind::PartnerService
-            | $crate::sync::EntityKind::StockLocation => $other,
+            | $crate::sync::EntityKind::StockLocation
+            | $crate::sync::EntityKind::StockThreshold => $other,
         }
     };
 }

@@ -4,15 +4,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use outpost_entity::{stock_level, stock_movement};
+use outpost_entity::{stock_level, stock_movement, stock_threshold};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use uuid::Uuid;
 
-use crate::sync::push::lock_key;
+use crate::sync::{EntityKind, feed::FeedEntry, push::lock_key};
 
 /// Why a movement was booked (its stored name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +180,88 @@ pub async fn add_to_levels<C: ConnectionTrait>(
             .await?;
     }
     Ok(())
+}
+
+/// On-hand of each of `keys` that the ledger ever moved.
+pub async fn on_hand_of<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    keys: impl IntoIterator<Item = Key>,
+) -> Result<BTreeMap<Key, i64>, DbErr> {
+    let keys: BTreeSet<Key> = keys.into_iter().collect();
+    if keys.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let locations: BTreeSet<Uuid> = keys.iter().map(|(l, _)| *l).collect();
+    let items: BTreeSet<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
+    let rows: Vec<(Uuid, String, i64)> = stock_level::Entity::find()
+        .select_only()
+        .columns([
+            stock_level::Column::LocationId,
+            stock_level::Column::ItemCode,
+            stock_level::Column::OnHand,
+        ])
+        .filter(stock_level::Column::OrganisationId.eq(organisation_id))
+        .filter(stock_level::Column::LocationId.is_in(locations))
+        .filter(stock_level::Column::ItemCode.is_in(items))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(l, i, n)| ((l, i), n))
+        .filter(|(key, _)| keys.contains(key))
+        .collect())
+}
+
+/// After on-hand moved for `keys`: the thresholds of those keys whose
+/// on-hand crossed their minimum (either way) record it, a version up,
+/// and answer the feed entries that tell their site's devices.
+pub async fn thresholds_crossed<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: Uuid,
+    now: DateTime<Utc>,
+    keys: BTreeSet<Key>,
+) -> Result<Vec<FeedEntry>, DbErr> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let locations: BTreeSet<Uuid> = keys.iter().map(|(l, _)| *l).collect();
+    let thresholds: Vec<stock_threshold::Model> = stock_threshold::Entity::find()
+        .filter(stock_threshold::Column::OrganisationId.eq(organisation_id))
+        .filter(stock_threshold::Column::LocationId.is_in(locations))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|t| keys.contains(&(t.location_id, t.item_code.clone())))
+        .collect();
+    if thresholds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let levels = on_hand_of(
+        db,
+        organisation_id,
+        thresholds.iter().map(|t| (t.location_id, t.item_code.clone())),
+    )
+    .await?;
+    let mut entries = Vec::new();
+    for t in thresholds {
+        let on_hand = levels.get(&(t.location_id, t.item_code.clone())).copied().unwrap_or(0);
+        let below = on_hand < t.minimum;
+        if below == t.below {
+            continue;
+        }
+        let (id, site, version) = (t.id, t.site_id, t.version + 1);
+        let mut active: stock_threshold::ActiveModel = t.into();
+        active.below = Set(below);
+        active.version = Set(version);
+        active.updated_at = Set(now);
+        active.update(db).await?;
+        entries.push(
+            FeedEntry::upsert(EntityKind::StockThreshold, id, version).at_site(Some(site), None),
+        );
+    }
+    Ok(entries)
 }
 
 /// The stocktakes of `keys` counted at or after `from`, per key by time:

@@ -65,11 +65,14 @@ pub enum EntityKind {
     StockLocation,
     /// An entry of the stock ledger.
     StockEntry,
+    /// A low-stock threshold of a location and item, with whether on-hand
+    /// is under it.
+    StockThreshold,
 }
 
 impl EntityKind {
     /// Every kind.
-    pub const ALL: [EntityKind; 12] = [
+    pub const ALL: [EntityKind; 13] = [
         EntityKind::Person,
         EntityKind::Contact,
         EntityKind::Incident,
@@ -82,6 +85,7 @@ impl EntityKind {
         EntityKind::PartnerService,
         EntityKind::StockLocation,
         EntityKind::StockEntry,
+        EntityKind::StockThreshold,
     ];
 
     /// The stored (and wire) name.
@@ -99,6 +103,7 @@ impl EntityKind {
             EntityKind::PartnerService => "partner_service",
             EntityKind::StockLocation => "stock_location",
             EntityKind::StockEntry => "stock_entry",
+            EntityKind::StockThreshold => "stock_threshold",
         }
     }
 }

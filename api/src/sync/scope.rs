@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use outpost_entity::{referral_step, stock_location, user, user_site};
+use outpost_entity::{referral_step, stock_location, stock_threshold, user, user_site};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -79,6 +79,15 @@ async fn records_at<C: ConnectionTrait>(
         .all(db)
         .await?;
     out.extend(locations.into_iter().map(|(id, v)| (EntityKind::StockLocation, id, v)));
+    let thresholds: Vec<(Uuid, i64)> = stock_threshold::Entity::find()
+        .select_only()
+        .columns([stock_threshold::Column::Id, stock_threshold::Column::Version])
+        .filter(stock_threshold::Column::OrganisationId.eq(org))
+        .filter(stock_threshold::Column::SiteId.is_in(sites.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    out.extend(thresholds.into_iter().map(|(id, v)| (EntityKind::StockThreshold, id, v)));
     Ok(out)
 }
 

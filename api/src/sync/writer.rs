@@ -195,7 +195,11 @@ impl BatchWriter {
         bulk::insert(db, std::mem::take(&mut self.mutations)).await?;
         if let Some(stock_organisation) = self.stock_organisation {
             let sums = std::mem::take(&mut self.level_sums);
-            ledger::add_to_levels(db, stock_organisation, chrono::Utc::now(), sums).await?;
+            let keys = sums.keys().cloned().collect();
+            let now = chrono::Utc::now();
+            ledger::add_to_levels(db, stock_organisation, now, sums).await?;
+            let crossed = ledger::thresholds_crossed(db, stock_organisation, now, keys).await?;
+            self.feed.extend(crossed);
         }
         feed::append(db, organisation_id, self.feed).await
     }

@@ -121,6 +121,8 @@ async fn stock_a_night(app: &TestApp, phone: &mut Device, desk: &mut Device) {
     for r in phone.push(app).await {
         assert_eq!(r["status"], "applied", "{r}");
     }
+    let threshold = json!({ "location_id": bag, "item_code": "foil", "minimum": 100 });
+    app.post("/v1/stock/thresholds", &desk.token, threshold).await.ok();
 }
 
 #[tokio::test]
@@ -339,6 +341,12 @@ async fn every_check_fails_when_its_rule_is_broken() {
             "UPDATE stock_entries SET to_location_id = ? WHERE kind = 'transfer'",
             vec![s()],
             &["tenancy.stock_entries.to_location_id"],
+        ),
+        ("UPDATE stock_thresholds SET below = NOT below", vec![], &["stock.thresholds_below"]),
+        (
+            "UPDATE stock_thresholds SET location_id = ?",
+            vec![s()],
+            &["tenancy.stock_thresholds.location_id"],
         ),
         ("UPDATE stock_locations SET site_id = ?", vec![s()], &["tenancy.stock_locations.site_id"]),
         (

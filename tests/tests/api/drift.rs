@@ -103,6 +103,7 @@ fn entities() -> Vec<EntityShape> {
         stock_level,
         stock_location,
         stock_movement,
+        stock_threshold,
         substance,
         substance_name,
         sync_change,

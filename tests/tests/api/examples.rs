@@ -101,6 +101,17 @@ async fn every_example_works_when_pressed() {
         press(&app, &spec, &admin, update, patch.clone(), &format!("{path}/{id}"), None).await;
     }
     press(&app, &spec, &admin, "create_api_key", post.clone(), "/v1/api-keys", None).await;
+    for (create, update, path) in [
+        ("create_stock_location", "update_stock_location", "/v1/stock/locations"),
+        ("create_stock_threshold", "update_stock_threshold", "/v1/stock/thresholds"),
+    ] {
+        let created = press(&app, &spec, &admin, create, post.clone(), path, None).await;
+        let id = created.body["id"].as_str().unwrap();
+        let one = Some("\"1\"");
+        press(&app, &spec, &admin, update, patch.clone(), &format!("{path}/{id}"), one).await;
+    }
+    press(&app, &spec, &worker, "create_stock_entry", post.clone(), "/v1/stock/entries", None)
+        .await;
 
     press(&app, &spec, &worker, "create_person", post.clone(), "/v1/persons", None).await;
     let person = format!("/v1/persons/{PERSON}");

@@ -101,6 +101,7 @@ const CLASSIFICATION: &[(&str, Placement)] = &[
     ("stock_entries", PerOrganisation),
     ("stock_movements", PerOrganisation),
     ("stock_levels", PerOrganisation),
+    ("stock_thresholds", PerOrganisation),
     (
         "seaql_migrations",
         ServerLocal(
@@ -266,6 +267,7 @@ const EXCEPTIONS: &[Exception] = &[
     except("stock_locations", Key(&["id"]), SERVER_ID),
     except("stock_entries", Key(&["id"]), RECORD_ID),
     except("stock_movements", Key(&["id"]), SERVER_ID),
+    except("stock_thresholds", Key(&["id"]), SERVER_ID),
 ];
 
 /// One column of a table.

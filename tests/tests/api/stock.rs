@@ -550,3 +550,69 @@ async fn a_count_racing_a_late_receipt_is_exact_either_way() {
         assert_eq!(on_hand(&app, &manager, DEMO_BAG, item).await, 7, "round {round}");
     }
 }
+
+#[tokio::test]
+async fn low_stock_reaches_the_sites_devices_as_on_hand_crosses_the_minimum() {
+    let app = demo().await;
+    let manager = app.login(MANAGER).await;
+    let worker1 = app.login(WORKER1).await;
+    let mut phone1 = Device::sign_in(&app, WORKER1).await;
+    let mut phone2 = Device::sign_in(&app, WORKER2).await;
+    let mut desk = Device::sign_in(&app, MANAGER).await;
+    let body = json!({ "location_id": DEMO_VAN, "item_code": "foil", "minimum": 10 });
+    app.post("/v1/stock/thresholds", &worker1, body.clone()).await.assert_problem(403, "forbidden");
+    let created = app.post("/v1/stock/thresholds", &manager, body.clone()).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.text);
+    let id: Uuid = created.ok()["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(created.ok()["below"], true, "an empty van is below its minimum");
+    app.post("/v1/stock/thresholds", &manager, body).await.assert_problem(409, "threshold_exists");
+    let pack =
+        json!({ "location_id": DEMO_VAN, "item_code": "injecting_pack_basic", "minimum": 1 });
+    let refused = app.post("/v1/stock/thresholds", &manager, pack).await;
+    assert_eq!(refused.assert_problem(422, "validation_failed")["field"], "item_code");
+
+    phone1.pull(&app).await;
+    phone2.pull(&app).await;
+    assert_eq!(phone1.record("stock_threshold", id).unwrap()["below"], true);
+    assert!(phone2.record("stock_threshold", id).is_none(), "another site's devices got it");
+
+    // Restocked: no longer low, and the devices learn it.
+    desk.create("stock_entry", entry("receipt", 0, DEMO_VAN, "foil", 15));
+    push_all(&app, &mut desk).await;
+    phone1.pull(&app).await;
+    let threshold = phone1.record("stock_threshold", id).unwrap().clone();
+    assert_eq!(
+        (threshold["below"].clone(), threshold["on_hand"].clone()),
+        (json!(false), json!(15))
+    );
+    let low = app.get("/v1/stock/thresholds?below=true", &manager).await;
+    assert_eq!(low.ok()["items"], json!([]), "{}", low.text);
+
+    // Kit handed out takes it under again.
+    let kit = json!([{ "item": "foil", "quantity": 6 }]);
+    phone1.create("contact", contact(30, DEMO_VAN, kit));
+    push_all(&app, &mut phone1).await;
+    phone1.pull(&app).await;
+    let threshold = phone1.record("stock_threshold", id).unwrap().clone();
+    assert_eq!((threshold["below"].clone(), threshold["version"].clone()), (json!(true), json!(3)));
+    let low = app.get("/v1/stock/thresholds?below=true", &worker1).await;
+    assert_eq!(low.ok()["items"][0]["on_hand"], 9, "{}", low.text);
+
+    // A new minimum needs the current version.
+    let path = format!("/v1/stock/thresholds/{id}");
+    let edit = |tag: &'static str| {
+        let (manager, path) = (manager.clone(), path.clone());
+        move |client: &reqwest::Client, base: String| {
+            client
+                .patch(format!("{base}{path}"))
+                .bearer_auth(manager)
+                .header("If-Match", tag)
+                .json(&json!({ "minimum": 5 }))
+        }
+    };
+    app.raw(edit("\"2\"")).await.assert_problem(412, "version_mismatch");
+    let edited = app.raw(edit("\"3\"")).await;
+    assert_eq!(edited.ok()["below"], false, "{}", edited.text);
+    let report = outpost_api::ops::consistency::run(&app.state.db).await.unwrap();
+    assert!(report.is_consistent(), "{report}");
+}

@@ -8,6 +8,7 @@ pub mod kit_item;
 pub mod partner_service;
 pub mod site;
 pub mod stock_location;
+pub mod stock_threshold;
 pub mod substance;
 pub mod vocab;
 
@@ -78,6 +79,24 @@ pub async fn render<C: ConnectionTrait>(
                     .all(db)
                     .await?;
                 out.extend(rows.into_iter().map(|m| (m.id, json(StockLocationView::from(m)))));
+            }
+            EntityKind::StockThreshold => {
+                let rows = entity::stock_threshold::Entity::find()
+                    .filter(entity::stock_threshold::Column::OrganisationId.eq(organisation_id))
+                    .filter(entity::stock_threshold::Column::Id.is_in(ids))
+                    .all(db)
+                    .await?;
+                let levels = crate::stock::ledger::on_hand_of(
+                    db,
+                    organisation_id,
+                    rows.iter().map(|t| (t.location_id, t.item_code.clone())),
+                )
+                .await?;
+                out.extend(rows.into_iter().map(|t| {
+                    let on_hand =
+                        levels.get(&(t.location_id, t.item_code.clone())).copied().unwrap_or(0);
+                    (t.id, json(stock_threshold::StockThresholdView::new(t, on_hand)))
+                }));
             }
             EntityKind::Person
             | EntityKind::Contact

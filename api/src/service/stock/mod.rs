@@ -4,6 +4,7 @@
 
 pub mod levels;
 pub mod locations;
+pub mod thresholds;
 
 use chrono::{DateTime, Utc};
 use outpost_entity::stock_entry;
