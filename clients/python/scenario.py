@@ -62,6 +62,10 @@ from outpost_client.models import (
     LoginRequest,
     MutationResult,
     MutationStatus,
+    NaloxoneRecipient,
+    NaloxoneSupplyInput,
+    NaloxoneSupplyKind,
+    NaloxoneTraining,
     NameQuality,
     PartnerServiceChange,
     PersonChange,
@@ -244,7 +248,16 @@ def contact_fields(site_id: uuid.UUID, person_id: uuid.UUID) -> CreateContactFie
         note="Seen by the arches.",
         kit_lines=[
             KitLineInput(item="foil", quantity=10),
-            KitLineInput(item="naloxone_nasal", quantity=1, for_others=0),
+            KitLineInput(
+                item="naloxone_nasal",
+                quantity=1,
+                for_others=0,
+                naloxone=NaloxoneSupplyInput(
+                    supply=NaloxoneSupplyKind.FIRST,
+                    recipient=NaloxoneRecipient.PERSON_AT_RISK,
+                    trained=NaloxoneTraining.NOW,
+                ),
+            ),
         ],
     )
 

@@ -141,7 +141,12 @@ function contactFields(siteId: string, personId: string): CreateContactFields {
     note: "Seen by the arches.",
     kit_lines: [
       { item: "foil", quantity: 10 },
-      { item: "naloxone_nasal", quantity: 1, for_others: 0 },
+      {
+        item: "naloxone_nasal",
+        quantity: 1,
+        for_others: 0,
+        naloxone: { supply: "first", recipient: "person_at_risk", trained: "now" },
+      },
     ],
   };
 }

@@ -14,6 +14,9 @@ pub struct Model {
     pub quantity: i32,
     /// How many of `quantity` were taken for other people (secondary distribution).
     pub for_others: i32,
+    /// A naloxone supply's detail, JSON (`NaloxoneSupply`); null on other
+    /// lines.
+    pub naloxone: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

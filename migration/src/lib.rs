@@ -17,6 +17,7 @@ pub mod m20261202_000004_drop_hot_organisation_keys;
 mod m20261203_000001_create_stock;
 mod m20261203_000002_add_contact_stock_location;
 mod m20261203_000003_create_stock_thresholds;
+mod m20261203_000004_add_kit_line_naloxone;
 mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_create_stock::Migration),
             Box::new(m20261203_000002_add_contact_stock_location::Migration),
             Box::new(m20261203_000003_create_stock_thresholds::Migration),
+            Box::new(m20261203_000004_add_kit_line_naloxone::Migration),
         ]
     }
 }

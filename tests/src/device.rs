@@ -165,7 +165,10 @@ pub fn contact_fields(site_id: Option<&str>, person_id: Option<Uuid>) -> Value {
         "note": "Seen by the arches, wants a hostel place.",
         "kit_lines": [
             { "item": "foil", "quantity": 10 },
-            { "item": "naloxone_nasal", "quantity": 1, "for_others": 0 }
+            {
+                "item": "naloxone_nasal", "quantity": 1, "for_others": 0,
+                "naloxone": { "supply": "first", "recipient": "person_at_risk", "trained": "now" }
+            }
         ]
     })
 }

@@ -12,6 +12,7 @@ mod api {
     mod drift;
     mod errors;
     mod examples;
+    mod naloxone;
     mod plans;
     mod reads;
     mod records;

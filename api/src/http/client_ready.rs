@@ -57,7 +57,9 @@ use poem_openapi::{
 
 use super::input::NO_NUL;
 use crate::records::{
-    contact::{CreateContact, CreateContactFields, KitLineInput, SubstanceInput},
+    contact::{
+        CreateContact, CreateContactFields, KitLineInput, NaloxoneSupplyInput, SubstanceInput,
+    },
     incident::{CreateIncident, CreateIncidentFields, InvolvedPartyInput},
     person::{CreatePerson, CreatePersonFields, RiskFlagInput, UpdatePerson},
     referral::{
@@ -109,6 +111,7 @@ const CLOSED: &[fn() -> Cow<'static, str>] = &[
     <CreateContact as Type>::name,
     <CreateContactFields as Type>::name,
     <KitLineInput as Type>::name,
+    <NaloxoneSupplyInput as Type>::name,
     <SubstanceInput as Type>::name,
     <CreateIncident as Type>::name,
     <CreateIncidentFields as Type>::name,

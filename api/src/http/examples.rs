@@ -96,7 +96,16 @@ pub fn request_example(name: &str) -> Option<Value> {
             "substances": [{ "substance": "Spice", "known_by": "self_reported" }],
             "kit_lines": [
                 { "item": "foil", "quantity": 2 },
-                { "item": "naloxone_nasal", "quantity": 1 },
+                {
+                    "item": "naloxone_nasal",
+                    "quantity": 1,
+                    "naloxone": {
+                        "supply": "repeat",
+                        "repeat_reason": "used_on_overdose",
+                        "recipient": "person_at_risk",
+                        "trained": "before",
+                    },
+                },
             ],
         }),
         "CreateIncident" => json!({
@@ -187,7 +196,15 @@ fn pushed(kind: &str) -> Option<Value> {
                 "interventions": ["harm_reduction_advice"],
                 "kit_lines": [
                     { "item": "injecting_pack_basic", "quantity": 1 },
-                    { "item": "naloxone_nasal", "quantity": 1 },
+                    {
+                        "item": "naloxone_nasal",
+                        "quantity": 1,
+                        "naloxone": {
+                            "supply": "first",
+                            "recipient": "family_or_friend",
+                            "trained": "now",
+                        },
+                    },
                 ],
             }),
         ),

@@ -194,6 +194,7 @@ mod tests {
             item_code: Set("needle_1ml".into()),
             quantity: Set(10),
             for_others: Set(0),
+            naloxone: Set(None),
         }
     }
 

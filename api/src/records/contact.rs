@@ -23,7 +23,10 @@ use super::{
     lookup::ByKeys,
     rejection::ApplyError,
     row,
-    vocab::{ContactType, Intervention, KnownBy, LivingSituation},
+    vocab::{
+        ContactType, Intervention, KnownBy, LivingSituation, NaloxoneRecipient,
+        NaloxoneRepeatReason, NaloxoneSupplyKind, NaloxoneTraining,
+    },
 };
 use crate::stock::ledger::{Cause, Movement};
 use crate::sync::{EntityKind, feed::FeedEntry, writer::BatchWriter};
@@ -86,6 +89,44 @@ pub struct KitLineInput {
     /// `quantity`).
     #[oai(nullable, validator(minimum(value = "0"), maximum(value = "10000")))]
     pub for_others: Option<i64>,
+    /// For a naloxone kit (an item of the `naloxone` category), required:
+    /// the supply's detail. Refused on any other item.
+    #[oai(nullable)]
+    pub naloxone: Option<NaloxoneSupplyInput>,
+}
+
+/// A naloxone kit's supply, as reports count it.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct NaloxoneSupplyInput {
+    /// The person's first kit, or a repeat.
+    pub supply: NaloxoneSupplyKind,
+    /// Why a repeat was needed: required for a repeat, refused for a first.
+    #[oai(nullable)]
+    pub repeat_reason: Option<NaloxoneRepeatReason>,
+    /// The incident the last kit was used on, when known: only with
+    /// `repeat_reason` `used_on_overdose`.
+    #[oai(nullable)]
+    pub incident_id: Option<Uuid>,
+    /// Who received it.
+    pub recipient: NaloxoneRecipient,
+    /// Whether they were trained to use it: now, before, or not.
+    pub trained: NaloxoneTraining,
+}
+
+/// A naloxone kit's supply, as stored and shown.
+#[derive(Object, Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct NaloxoneSupply {
+    /// The person's first kit, or a repeat.
+    pub supply: NaloxoneSupplyKind,
+    /// Why a repeat was needed.
+    pub repeat_reason: Option<NaloxoneRepeatReason>,
+    /// The incident the last kit was used on, when known.
+    pub incident_id: Option<Uuid>,
+    /// Who received it.
+    pub recipient: NaloxoneRecipient,
+    /// Whether they were trained to use it: now, before, or not.
+    pub trained: NaloxoneTraining,
 }
 
 /// A substance reported.
@@ -166,6 +207,10 @@ impl SyncRecord for Contact {
                         item_code: Set(line["item"].as_str().unwrap_or_default().to_owned()),
                         quantity: Set(line["quantity"].as_i64().unwrap_or(0) as i32),
                         for_others: Set(line["for_others"].as_i64().unwrap_or(0) as i32),
+                        naloxone: Set(line
+                            .get("naloxone")
+                            .filter(|n| !n.is_null())
+                            .map(Value::to_string)),
                     })
                     .collect()
             })
@@ -285,7 +330,7 @@ fn kit_lines(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Re
     for (i, item) in array(field, value, 50)?.iter().enumerate() {
         let at = format!("{field}[{i}]");
         let line = object(&at, item)?;
-        only_keys(&at, line, &["item", "quantity", "for_others"])?;
+        only_keys(&at, line, &["item", "quantity", "for_others", "naloxone"])?;
         let code = line.get("item").and_then(Value::as_str).unwrap_or_default();
         if !ctx.catalogue.has_kit_item(code) {
             return Err(Rejection::new(
@@ -304,9 +349,81 @@ fn kit_lines(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Re
             None | Some(Value::Null) => json!(0),
             Some(v) => int(&format!("{at}.for_others"), v, 0, quantity.as_i64().unwrap_or(0))?,
         };
-        out.push(json!({ "item": code, "quantity": quantity, "for_others": for_others }));
+        let naloxone = naloxone(&at, code, line.get("naloxone"), ctx)?;
+        out.push(json!({
+            "item": code, "quantity": quantity, "for_others": for_others, "naloxone": naloxone,
+        }));
     }
     Ok(Value::Array(out))
+}
+
+/// A kit line's naloxone detail, checked: required on a naloxone kit and
+/// consistent (a repeat says why, a first does not; an incident only for
+/// a kit used on an overdose), refused on any other item.
+fn naloxone(
+    at: &str,
+    item: &str,
+    value: Option<&Value>,
+    ctx: &BatchContext,
+) -> Result<Value, Rejection> {
+    let field = format!("{at}.naloxone");
+    let value = value.filter(|v| !v.is_null());
+    if !ctx.catalogue.is_naloxone(item) {
+        return match value {
+            None => Ok(Value::Null),
+            Some(_) => Err(Rejection::invalid(&field, "only a naloxone kit carries this")),
+        };
+    }
+    let Some(value) = value else {
+        return Err(Rejection::invalid(&field, "a naloxone kit needs its supply's detail"));
+    };
+    let detail = object(&field, value)?;
+    only_keys(&field, detail, &["supply", "repeat_reason", "incident_id", "recipient", "trained"])?;
+    let part = |name: &str| (format!("{field}.{name}"), detail.get(name).filter(|v| !v.is_null()));
+    let required = |name: &str| {
+        let (f, v) = part(name);
+        v.cloned().ok_or_else(|| Rejection::invalid(&f, "required on a naloxone kit"))
+    };
+    let supply = code::<NaloxoneSupplyKind>(&format!("{field}.supply"), &required("supply")?)?;
+    let recipient =
+        code::<NaloxoneRecipient>(&format!("{field}.recipient"), &required("recipient")?)?;
+    let trained = code::<NaloxoneTraining>(&format!("{field}.trained"), &required("trained")?)?;
+    let (reason_field, reason) = part("repeat_reason");
+    let reason = match (supply.as_str(), reason) {
+        (Some("repeat"), None) => {
+            return Err(Rejection::invalid(&reason_field, "a repeat supply says why"));
+        }
+        (Some("repeat"), Some(reason)) => code::<NaloxoneRepeatReason>(&reason_field, reason)?,
+        (_, Some(_)) => {
+            return Err(Rejection::invalid(&reason_field, "only a repeat supply has a reason"));
+        }
+        (_, None) => Value::Null,
+    };
+    let (incident_field, incident) = part("incident_id");
+    let incident = match incident {
+        None => Value::Null,
+        Some(_) if reason.as_str() != Some("used_on_overdose") => {
+            return Err(Rejection::invalid(
+                &incident_field,
+                "only a kit replacing one used on an overdose names the incident",
+            ));
+        }
+        Some(id) => {
+            let id = super::fields::uuid(&incident_field, id)?;
+            if !ctx.incidents.contains(&id) {
+                return Err(Rejection::new(
+                    RejectionCode::UnknownReference,
+                    Some(&incident_field),
+                    "no such incident",
+                ));
+            }
+            Value::String(id.to_string())
+        }
+    };
+    Ok(json!({
+        "supply": supply, "repeat_reason": reason, "incident_id": incident,
+        "recipient": recipient, "trained": trained,
+    }))
 }
 
 /// Kit handed out.
@@ -318,6 +435,8 @@ pub struct KitLineView {
     pub quantity: i32,
     /// How many of them were taken for other people.
     pub for_others: i32,
+    /// A naloxone kit's supply; absent on other items.
+    pub naloxone: Option<NaloxoneSupply>,
 }
 
 /// A substance and how its use is known.
@@ -329,7 +448,7 @@ pub struct SubstanceSeen {
     pub known_by: KnownBy,
 }
 
-super::view::wire_as_serde!(KitLineView, SubstanceSeen);
+super::view::wire_as_serde!(KitLineView, SubstanceSeen, NaloxoneSupply);
 
 crate::declare_view! {
     /// A contact, as the API and the sync feed show it.
@@ -382,6 +501,8 @@ impl ContactView {
                 item: l.item_code,
                 quantity: l.quantity,
                 for_others: l.for_others,
+                // Only this server writes it, from a checked value.
+                naloxone: l.naloxone.and_then(|n| serde_json::from_str(&n).ok()),
             })
             .collect();
         Self { kit_lines, ..Self::from(m) }

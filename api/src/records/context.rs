@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use outpost_entity::{person, referral, site, stock_location, user};
+use outpost_entity::{incident, person, referral, site, stock_location, user};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -31,6 +31,9 @@ pub struct BatchContext {
     /// Referrals that exist and the writer may see, including those created
     /// earlier in this batch.
     pub referrals: HashSet<Uuid>,
+    /// The incidents the batch's naloxone lines name that exist and the
+    /// writer may see.
+    pub incidents: HashSet<Uuid>,
     /// The active stock locations among those the batch names, with the
     /// site each belongs to.
     pub stock_locations: HashMap<Uuid, Uuid>,
@@ -53,6 +56,7 @@ impl BatchContext {
         let mut site_ids = HashSet::new();
         let mut user_ids = HashSet::new();
         let mut location_ids = HashSet::new();
+        let mut incident_ids = HashSet::new();
         for fields in field_sets {
             collect_ids(fields.get("location_id"), &mut location_ids);
             collect_ids(fields.get("to_location_id"), &mut location_ids);
@@ -63,6 +67,14 @@ impl BatchContext {
             if let Some(Value::Array(workers)) = fields.get("worker_ids") {
                 for worker in workers {
                     collect_ids(Some(worker), &mut user_ids);
+                }
+            }
+            if let Some(Value::Array(lines)) = fields.get("kit_lines") {
+                for line in lines {
+                    collect_ids(
+                        line.get("naloxone").and_then(|n| n.get("incident_id")),
+                        &mut incident_ids,
+                    );
                 }
             }
             if let Some(Value::Array(people)) = fields.get("people") {
@@ -103,9 +115,18 @@ impl BatchContext {
         )
         .await?;
         let stock_locations = stock_locations(db, org, location_ids).await?;
+        let scope = actor.site_condition(incident::Column::SiteId, incident::Column::RecordedBy);
+        let incidents = existing::<incident::Entity, C>(
+            db,
+            incident_ids,
+            (incident::Column::Id, incident::Column::OrganisationId, org),
+            Condition::all().add(incident::Column::DeletedAt.is_null()).add(scope),
+        )
+        .await?;
         Ok(Self {
             catalogue: Catalogue::load(db, org).await?,
             stock_locations,
+            incidents,
             actor,
             sites,
             users,

@@ -163,7 +163,10 @@ async fn a_contact_is_append_only_with_its_kit_lines() {
         json!({
             "occurred_at": "2026-12-01T21:30:00Z",
             "contact_type": "street_outreach",
-            "kit_lines": [{ "item": "naloxone_nasal", "quantity": 2 }],
+            "kit_lines": [{
+                "item": "naloxone_nasal", "quantity": 2,
+                "naloxone": { "supply": "first", "recipient": "person_at_risk", "trained": "now" },
+            }],
             "substances": [{ "substance": "Spice", "known_by": "self_reported" },
                            { "substance": "Mamba", "known_by": "observed" }],
         }),
@@ -340,7 +343,10 @@ async fn views_write_the_same_json_both_ways() {
                     "occurred_at": "2026-12-01T21:30:00.123456Z",
                     "contact_type": "street_outreach",
                     "person_id": person.to_string(),
-                    "kit_lines": [{ "item": "naloxone_nasal", "quantity": 2, "for_others": 1 }],
+                    "kit_lines": [{
+                        "item": "naloxone_nasal", "quantity": 2, "for_others": 1,
+                        "naloxone": { "supply": "first", "recipient": "worker", "trained": "before" },
+                    }],
                     "substances": [{ "substance": "Spice" }],
                     "note": "said \"thanks\" — twice",
                 }),

@@ -372,3 +372,55 @@ vocabulary!(
         Other,
     }
 );
+
+vocabulary!(
+    /// Whether a naloxone kit is the person's first or a repeat.
+    NaloxoneSupplyKind {
+        /// Their first kit.
+        First,
+        /// A repeat: say why.
+        Repeat,
+    }
+);
+
+vocabulary!(
+    /// Why a repeat naloxone kit was needed.
+    NaloxoneRepeatReason {
+        /// The last kit was used on an overdose.
+        UsedOnOverdose,
+        /// Lost.
+        Lost,
+        /// Past its expiry date.
+        Expired,
+        /// Taken (police, prison, a hostel).
+        Confiscated,
+        /// Another reason.
+        Other,
+    }
+);
+
+vocabulary!(
+    /// Who received a naloxone kit.
+    NaloxoneRecipient {
+        /// The person at risk of overdose.
+        PersonAtRisk,
+        /// A family member or friend.
+        FamilyOrFriend,
+        /// A worker (of this or another service).
+        Worker,
+        /// A service (a hostel, a shelter).
+        Service,
+    }
+);
+
+vocabulary!(
+    /// When the recipient was trained to use naloxone.
+    NaloxoneTraining {
+        /// Trained at this contact.
+        Now,
+        /// Trained before.
+        Before,
+        /// Not trained.
+        NotTrained,
+    }
+);

@@ -10,7 +10,9 @@ use uuid::Uuid;
 use super::{
     kit_item::components_of,
     substance::{aliases_of, name_key},
+    vocab::KitCategory,
 };
+use crate::domain::stored_name;
 
 /// The organisation's reference data, loaded once per sync batch.
 #[derive(Debug, Default, Clone)]
@@ -21,6 +23,9 @@ pub struct Catalogue {
     substances: HashMap<String, String>,
     /// Active partner services.
     partner_services: HashSet<Uuid>,
+    /// The active kit items of the naloxone category (their lines carry a
+    /// supply's detail).
+    naloxone: HashSet<String>,
 }
 
 impl Catalogue {
@@ -30,11 +35,17 @@ impl Catalogue {
         db: &C,
         organisation_id: Uuid,
     ) -> Result<Catalogue, DbErr> {
-        let kit = kit_item::Entity::find()
+        let items = kit_item::Entity::find()
             .filter(kit_item::Column::OrganisationId.eq(organisation_id))
             .filter(kit_item::Column::ArchivedAt.is_null())
             .all(db)
-            .await?
+            .await?;
+        let naloxone = items
+            .iter()
+            .filter(|item| item.category == stored_name(&KitCategory::Naloxone))
+            .map(|item| item.code.clone())
+            .collect();
+        let kit = items
             .into_iter()
             .map(|item| {
                 let components =
@@ -62,7 +73,7 @@ impl Catalogue {
             .await?
             .into_iter()
             .collect();
-        Ok(Self::from_parts(kit, substances, partner_services))
+        Ok(Self { naloxone, ..Self::from_parts(kit, substances, partner_services) })
     }
 
     /// Builds the lookups. Codes win over street names should the two ever
@@ -82,7 +93,13 @@ impl Catalogue {
         for (code, _) in &substances {
             names.insert(name_key(code), code.clone());
         }
-        Self { kit, substances: names, partner_services }
+        Self { kit, substances: names, partner_services, naloxone: HashSet::new() }
+    }
+
+    /// Whether `code` is a naloxone kit (its lines carry a supply's
+    /// detail).
+    pub fn is_naloxone(&self, code: &str) -> bool {
+        self.naloxone.contains(code)
     }
 
     /// Whether `code` names an active (not archived) kit item.

@@ -163,6 +163,9 @@ INSERT INTO bench_changes (organisation_id, seq, entity, record_id, op, version,
 SELECT $1, counter.last_seq - $2 + t.n, 'contact', t.id, 'upsert', 1, 'site', $3, $4, NULL, $5
 FROM counter, UNNEST($6::uuid[]) WITH ORDINALITY AS t(id, n)";
 
+/// A naloxone line's supply, as the server stores it.
+const NALOXONE: &str = r#"{"incident_id":null,"recipient":"person_at_risk","repeat_reason":null,"supply":"first","trained":"now"}"#;
+
 /// A page of the feed with each contact (and its kit lines) as JSON.
 const PULL_PAGE: &str = "
 SELECT coalesce(json_agg(json_build_object(
@@ -226,6 +229,8 @@ async fn insert_batch(
 
     let (mut line_ids, mut contacts, mut positions, mut items, mut quantities, mut others) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // A naloxone line's supply detail, as the server stores it.
+    let mut naloxone: Vec<Option<&str>> = Vec::new();
     for (n, id) in ids.iter().enumerate() {
         let mut lines = vec![("syringe_1ml_29g", 10, 0), ("swab", 10, 5)];
         if n.is_multiple_of(2) {
@@ -238,15 +243,17 @@ async fn insert_batch(
             items.push(item);
             quantities.push(quantity);
             others.push(for_others);
+            naloxone.push((item == "naloxone_nasal").then_some(NALOXONE));
         }
     }
     let lines = line_ids.len();
     sqlx::query(
         "INSERT INTO bench_kit_lines (id, organisation_id, contact_id, position, item_code,
-            quantity, for_others)
-         SELECT id, $2, contact, position, item, quantity, others
-         FROM UNNEST($1::uuid[], $3::uuid[], $4::int2[], $5::text[], $6::int4[], $7::int4[])
-           AS t(id, contact, position, item, quantity, others)",
+            quantity, for_others, naloxone)
+         SELECT id, $2, contact, position, item, quantity, others, naloxone
+         FROM UNNEST($1::uuid[], $3::uuid[], $4::int2[], $5::text[], $6::int4[], $7::int4[],
+                     $8::text[])
+           AS t(id, contact, position, item, quantity, others, naloxone)",
     )
     .bind(&line_ids)
     .bind(org)
@@ -255,6 +262,7 @@ async fn insert_batch(
     .bind(&items)
     .bind(&quantities)
     .bind(&others)
+    .bind(&naloxone)
     .execute(&mut *tx)
     .await?;
 

@@ -150,7 +150,11 @@ pub fn contact_fields(site: Uuid, n: usize, note: Option<&str>) -> Value {
         json!({ "item": "swab", "quantity": 10, "for_others": 5 }),
     ];
     if n.is_multiple_of(2) {
-        lines.push(json!({ "item": "naloxone_nasal", "quantity": 1 }));
+        lines.push(json!({
+            "item": "naloxone_nasal",
+            "quantity": 1,
+            "naloxone": { "supply": "first", "recipient": "person_at_risk", "trained": "now" },
+        }));
     }
     json!({
         "occurred_at": "2026-11-20T23:15:00Z",
