@@ -15,6 +15,9 @@ pub struct Model {
     pub revoked_at: Option<ChronoDateTimeUtc>,
     pub last_seen_at: ChronoDateTimeUtc,
     pub created_at: ChronoDateTimeUtc,
+    /// The stock location (its bag) a contact recorded on it takes its kit
+    /// from when it names none.
+    pub stock_location_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

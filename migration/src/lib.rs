@@ -18,6 +18,7 @@ mod m20261203_000001_create_stock;
 mod m20261203_000002_add_contact_stock_location;
 mod m20261203_000003_create_stock_thresholds;
 mod m20261203_000004_add_kit_line_naloxone;
+mod m20261203_000005_add_device_stock_location;
 mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_add_contact_stock_location::Migration),
             Box::new(m20261203_000003_create_stock_thresholds::Migration),
             Box::new(m20261203_000004_add_kit_line_naloxone::Migration),
+            Box::new(m20261203_000005_add_device_stock_location::Migration),
         ]
     }
 }

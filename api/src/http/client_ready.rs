@@ -126,6 +126,7 @@ const CLOSED: &[fn() -> Cow<'static, str>] = &[
     <super::stock::CreateStockLocation as Type>::name,
     <super::stock::UpdateStockLocation as Type>::name,
     <super::stock::CreateStockThreshold as Type>::name,
+    <super::devices::SetDeviceStockLocation as Type>::name,
     <super::stock::UpdateStockThreshold as Type>::name,
 ];
 

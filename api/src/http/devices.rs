@@ -35,6 +35,19 @@ pub struct DeviceView {
     pub last_seen_at: DateTime<Utc>,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
+    /// Its bag: where a contact recorded on it takes its kit from when it
+    /// names no stock location.
+    pub stock_location_id: Option<Uuid>,
+}
+
+/// A device's bag.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct SetDeviceStockLocation {
+    /// An active stock location at the device's user's sites, or `null`
+    /// for none.
+    #[oai(nullable)]
+    pub stock_location_id: Option<Uuid>,
 }
 
 impl From<device::Model> for DeviceView {
@@ -47,6 +60,7 @@ impl From<device::Model> for DeviceView {
             revoked_at: m.revoked_at,
             last_seen_at: m.last_seen_at,
             created_at: m.created_at,
+            stock_location_id: m.stock_location_id,
         }
     }
 }
@@ -92,6 +106,30 @@ impl DevicesApi {
     ) -> ApiResult<Json<DeviceView>> {
         let caller = integrators_need_scope(security::caller(&state, &auth).await?)?;
         Ok(Json(devices::get(&state.db, &caller, id.0).await?.into()))
+    }
+
+    /// Set a device's bag: the stock location a contact recorded on it
+    /// takes its kit from when it names none (its lines are booked out of
+    /// it). Anyone may set their own device's; admins and managers any.
+    #[oai(
+        path = "/v1/devices/:id/stock-location",
+        method = "post",
+        operation_id = "set_device_stock_location"
+    )]
+    async fn set_stock_location(
+        &self,
+        state: Data<&AppState>,
+        meta: Data<&RequestMeta>,
+        auth: Credentials,
+        id: Path<Uuid>,
+        body: Json<SetDeviceStockLocation>,
+    ) -> ApiResult<Json<DeviceView>> {
+        let (caller, actor) =
+            super::records::caller_and_actor(&state, &auth, Permission::WriteRecords).await?;
+        let location = body.0.stock_location_id;
+        let device =
+            devices::set_stock_location(&state, &caller, &actor, &meta, id.0, location).await?;
+        Ok(Json(device.into()))
     }
 
     /// Revoke a device (a lost phone): every session on it ends at once, on

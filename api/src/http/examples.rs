@@ -67,6 +67,7 @@ pub fn request_example(name: &str) -> Option<Value> {
             "site_ids": [],
         }),
         "UpdateUser" => json!({ "display_name": "Demo Worker Three (nights)" }),
+        "SetDeviceStockLocation" => json!({ "stock_location_id": crate::ops::demo::DEMO_BAG }),
         "CreateApiKey" => json!({ "name": "Monthly returns export", "scopes": ["records:read"] }),
         "CreatePerson" => json!({
             "id": PERSON_ID,

@@ -174,6 +174,16 @@ impl SyncRecord for Contact {
         {
             workers.insert(0, me);
         }
+        // Kit handed out from no named location comes from the device's bag
+        // (if it has one the writer may still use).
+        let hands_out = lines.as_array().is_some_and(|l| !l.is_empty());
+        if hands_out
+            && all["stock_location_id"].is_null()
+            && let Some(bag) = ctx.device_location
+            && ctx.stock_locations.get(&bag).is_some_and(|site| actor.may_see(Some(*site), None))
+        {
+            all["stock_location_id"] = json!(bag.to_string());
+        }
         let row: contact::ActiveModel = row::recorded(id, actor, ctx.now, SPECS, &all)?;
         if let Some(location) = uuid_of(&all, "stock_location_id") {
             let occurred_at = timestamp("occurred_at", &all["occurred_at"])?;

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use outpost_entity::{incident, person, referral, site, stock_location, user};
+use outpost_entity::{device, incident, person, referral, site, stock_location, user};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -31,6 +31,10 @@ pub struct BatchContext {
     /// Referrals that exist and the writer may see, including those created
     /// earlier in this batch.
     pub referrals: HashSet<Uuid>,
+    /// The writer's device's bag, when a contact of the batch hands kit out
+    /// naming no location (and the bag is active and at the writer's
+    /// sites: see `stock_locations`).
+    pub device_location: Option<Uuid>,
     /// The incidents the batch's naloxone lines name that exist and the
     /// writer may see.
     pub incidents: HashSet<Uuid>,
@@ -57,6 +61,7 @@ impl BatchContext {
         let mut user_ids = HashSet::new();
         let mut location_ids = HashSet::new();
         let mut incident_ids = HashSet::new();
+        let mut kit_without_location = false;
         for fields in field_sets {
             collect_ids(fields.get("location_id"), &mut location_ids);
             collect_ids(fields.get("to_location_id"), &mut location_ids);
@@ -68,6 +73,12 @@ impl BatchContext {
                 for worker in workers {
                     collect_ids(Some(worker), &mut user_ids);
                 }
+            }
+            if let Some(Value::Array(lines)) = fields.get("kit_lines")
+                && !lines.is_empty()
+                && fields.get("stock_location_id").is_none_or(Value::is_null)
+            {
+                kit_without_location = true;
             }
             if let Some(Value::Array(lines)) = fields.get("kit_lines") {
                 for line in lines {
@@ -114,6 +125,19 @@ impl BatchContext {
             Condition::all().add(referral::Column::DeletedAt.is_null()).add(scope),
         )
         .await?;
+        // Only when a contact needs it: one query, not on every push.
+        let device_location = match actor.device_id {
+            Some(device_id) if kit_without_location => device::Entity::find_by_id(device_id)
+                .select_only()
+                .column(device::Column::StockLocationId)
+                .filter(device::Column::OrganisationId.eq(org))
+                .into_tuple::<Option<Uuid>>()
+                .one(db)
+                .await?
+                .flatten(),
+            _ => None,
+        };
+        location_ids.extend(device_location);
         let stock_locations = stock_locations(db, org, location_ids).await?;
         let scope = actor.site_condition(incident::Column::SiteId, incident::Column::RecordedBy);
         let incidents = existing::<incident::Entity, C>(
@@ -127,6 +151,7 @@ impl BatchContext {
             catalogue: Catalogue::load(db, org).await?,
             stock_locations,
             incidents,
+            device_location,
             actor,
             sites,
             users,

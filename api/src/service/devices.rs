@@ -94,6 +94,7 @@ async fn register_once(
                 revoked_at: Set(None),
                 last_seen_at: Set(now),
                 created_at: Set(now),
+                stock_location_id: Set(None),
             }
             .insert(&txn)
             .await?
@@ -169,5 +170,53 @@ pub async fn revoke(
     txn.commit().await?;
     // Also on a repeat: a previous revocation may have failed half-way.
     session::revoke_device(state, id).await?;
+    Ok(device)
+}
+
+/// Sets a device's bag (`None`: none). The caller's own device, or any for
+/// those who manage devices; the location must be active and at the
+/// caller's sites.
+pub async fn set_stock_location(
+    state: &AppState,
+    caller: &Caller,
+    actor: &crate::caller::Actor,
+    meta: &RequestMeta,
+    id: Uuid,
+    location: Option<Uuid>,
+) -> ServiceResult<device::Model> {
+    use outpost_entity::stock_location;
+    let txn = state.db.begin().await?;
+    let device = get(&txn, caller, id).await?;
+    if Some(device.user_id) != caller.user_id() && !caller.may(Permission::ManageDevices) {
+        return Err(ServiceError::Forbidden {
+            code: "forbidden",
+            detail: "you may set only your own devices' bags".into(),
+        });
+    }
+    if let Some(location) = location {
+        let found = stock_location::Entity::find_by_id(location)
+            .filter(stock_location::Column::OrganisationId.eq(caller.organisation_id()))
+            .filter(stock_location::Column::ArchivedAt.is_null())
+            .one(&txn)
+            .await?
+            .filter(|l| actor.may_see(Some(l.site_id), None));
+        if found.is_none() {
+            return Err(ServiceError::invalid(
+                "stock_location_id",
+                "no such active stock location at your sites",
+            ));
+        }
+    }
+    let mut active = device.into_active_model();
+    active.stock_location_id = Set(location);
+    let device = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        caller,
+        Some(&meta.request_id),
+        AuditEntry::new("device.stock_location_set", "device", id),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(device)
 }

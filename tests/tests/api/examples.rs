@@ -112,6 +112,10 @@ async fn every_example_works_when_pressed() {
     }
     press(&app, &spec, &worker, "create_stock_entry", post.clone(), "/v1/stock/entries", None)
         .await;
+    let phone = uuid::Uuid::now_v7();
+    let on_phone = app.login_on_device("worker1@demo.outpost.test", phone).await;
+    let bag = format!("/v1/devices/{phone}/stock-location");
+    press(&app, &spec, &on_phone, "set_device_stock_location", post.clone(), &bag, None).await;
 
     press(&app, &spec, &worker, "create_person", post.clone(), "/v1/persons", None).await;
     let person = format!("/v1/persons/{PERSON}");

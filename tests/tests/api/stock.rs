@@ -616,3 +616,32 @@ async fn low_stock_reaches_the_sites_devices_as_on_hand_crosses_the_minimum() {
     let report = outpost_api::ops::consistency::run(&app.state.db).await.unwrap();
     assert!(report.is_consistent(), "{report}");
 }
+
+#[tokio::test]
+async fn a_contact_naming_no_location_takes_its_kit_from_the_devices_bag() {
+    let app = demo().await;
+    let manager = app.login(MANAGER).await;
+    let mut phone = Device::sign_in(&app, WORKER1).await;
+    let path = format!("/v1/devices/{}/stock-location", phone.id);
+    let set = app.post(&path, &phone.token, json!({ "stock_location_id": DEMO_BAG })).await;
+    assert_eq!(set.ok()["stock_location_id"], DEMO_BAG, "{}", set.text);
+    let kit = json!([{ "item": "foil", "quantity": 3 }]);
+    let mut fields = contact(10, DEMO_BAG, kit.clone());
+    fields["stock_location_id"] = Value::Null;
+    let from_bag = phone.create("contact", fields);
+    // A contact that names a location takes it from there.
+    phone.create("contact", contact(11, DEMO_VAN, kit));
+    push_all(&app, &mut phone).await;
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "foil").await, -3);
+    assert_eq!(on_hand(&app, &manager, DEMO_VAN, "foil").await, -3);
+    let stored = app.get(&format!("/v1/contacts/{from_bag}"), &manager).await;
+    assert_eq!(stored.ok()["stock_location_id"], DEMO_BAG, "{}", stored.text);
+
+    // Only a location at the device's user's sites; only one's own device.
+    let worker2 = Device::sign_in(&app, WORKER2).await;
+    let theirs = format!("/v1/devices/{}/stock-location", worker2.id);
+    let body = json!({ "stock_location_id": DEMO_BAG });
+    app.post(&theirs, &phone.token, body.clone()).await.assert_problem(404, "not_found");
+    let refused = app.post(&theirs, &worker2.token, body).await;
+    assert_eq!(refused.assert_problem(422, "validation_failed")["field"], "stock_location_id");
+}
