@@ -71,7 +71,8 @@ crate::declare_fields! {
         kit_lines: optional Vec<KitLineInput> = kit_lines, json, or("[]"), own_table;
         /// The stock location the kit came from (the worker's bag, the
         /// van): its lines are booked out of it in the stock ledger. A
-        /// contact that names none moves no stock.
+        /// contact that names none takes its kit from its device's bag, if
+        /// it has one it may use; otherwise it moves no stock.
         stock_location_id: nullable Uuid = checks::stock_location_id;
     }
 }

@@ -208,16 +208,23 @@ impl SyncRecord for StockEntry {
                     .collect()
             }
             StockEntryKind::Stocktake => {
+                // Claimed before anything of the batch is booked (a shared
+                // claim first would deadlock with a twin batch).
+                let key = std::collections::BTreeSet::from([(location, code.clone())]);
+                ledger::claim(db, actor.organisation_id, &key, true).await?;
                 // What the batch recorded before the count (contacts'
                 // kit) is booked first: the count sees it.
                 w.flush_records(db).await?;
-                let key = std::collections::BTreeSet::from([(location, code.clone())]);
-                ledger::claim(db, actor.organisation_id, &key, true).await?;
-                let held = ledger::held_at(db, actor.organisation_id, location, &code, occurred_at)
-                    .await?;
+                // A phone's clock may run ahead (a day is accepted): a count
+                // from the future would swallow kit handed out before that
+                // moment comes, so it counts from now at the latest.
+                let counted_at = occurred_at.min(now);
+                let held =
+                    ledger::held_at(db, actor.organisation_id, location, &code, counted_at).await?;
                 let difference = quantity - held;
                 entry.difference = Set(Some(difference));
-                vec![movement(location, code.clone(), difference, Cause::Stocktake)]
+                let count = movement(location, code.clone(), difference, Cause::Stocktake);
+                vec![Movement { occurred_at: counted_at, ..count }]
             }
         };
         let stocktake = kind == StockEntryKind::Stocktake;

@@ -174,8 +174,9 @@ pub async fn revoke(
 }
 
 /// Sets a device's bag (`None`: none). The caller's own device, or any for
-/// those who manage devices; the location must be active and at the
-/// caller's sites.
+/// those who manage devices; the location must be active, and one the
+/// device's user may hand kit out of (at their sites, unless they see
+/// every site).
 pub async fn set_stock_location(
     state: &AppState,
     caller: &Caller,
@@ -194,12 +195,35 @@ pub async fn set_stock_location(
         });
     }
     if let Some(location) = location {
+        // The device's user, as a push from it will write.
+        let owner = outpost_entity::user::Entity::find_by_id(device.user_id).one(&txn).await?;
+        let owner = match owner {
+            Some(user) => crate::caller::Actor {
+                organisation_id: caller.organisation_id(),
+                user_id: Some(user.id),
+                device_id: Some(device.id),
+                api_key_id: None,
+                role: Some(
+                    crate::domain::parse_stored(&user.role).map_err(ServiceError::Internal)?,
+                ),
+                site_ids: outpost_entity::user_site::Entity::find()
+                    .filter(outpost_entity::user_site::Column::UserId.eq(user.id))
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .map(|s| s.site_id)
+                    .collect(),
+            },
+            None => actor.clone(),
+        };
         let found = stock_location::Entity::find_by_id(location)
             .filter(stock_location::Column::OrganisationId.eq(caller.organisation_id()))
             .filter(stock_location::Column::ArchivedAt.is_null())
             .one(&txn)
             .await?
-            .filter(|l| actor.may_see(Some(l.site_id), None));
+            .filter(|l| {
+                actor.may_see(Some(l.site_id), None) && owner.may_see(Some(l.site_id), None)
+            });
         if found.is_none() {
             return Err(ServiceError::invalid(
                 "stock_location_id",

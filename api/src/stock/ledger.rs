@@ -227,9 +227,13 @@ pub async fn thresholds_crossed<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let locations: BTreeSet<Uuid> = keys.iter().map(|(l, _)| *l).collect();
+    // Locked in key order: a manager's edit of one waits, and is waited on.
     let thresholds: Vec<stock_threshold::Model> = stock_threshold::Entity::find()
         .filter(stock_threshold::Column::OrganisationId.eq(organisation_id))
         .filter(stock_threshold::Column::LocationId.is_in(locations))
+        .order_by_asc(stock_threshold::Column::LocationId)
+        .order_by_asc(stock_threshold::Column::ItemCode)
+        .lock_exclusive()
         .all(db)
         .await?
         .into_iter()
@@ -283,7 +287,9 @@ async fn stocktakes<C: ConnectionTrait>(
             stock_movement::Column::OccurredAt,
         ])
         .filter(stock_movement::Column::OrganisationId.eq(organisation_id))
-        .filter(stock_movement::Column::Cause.eq(Cause::Stocktake.as_str()))
+        // A literal, not a parameter, so the planner matches the partial
+        // index of counts (`idx_stock_movements_counts`) in every plan.
+        .filter(Expr::cust("cause = 'stocktake'"))
         .filter(stock_movement::Column::OccurredAt.gte(from))
         .filter(stock_movement::Column::LocationId.is_in(locations))
         .filter(stock_movement::Column::ItemCode.is_in(items))

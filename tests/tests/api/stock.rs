@@ -645,3 +645,40 @@ async fn a_contact_naming_no_location_takes_its_kit_from_the_devices_bag() {
     let refused = app.post(&theirs, &worker2.token, body).await;
     assert_eq!(refused.assert_problem(422, "validation_failed")["field"], "stock_location_id");
 }
+
+#[tokio::test]
+async fn a_count_from_a_phone_whose_clock_runs_ahead_counts_from_now() {
+    let app = demo().await;
+    let manager = app.login(MANAGER).await;
+    let mut desk = Device::sign_in(&app, MANAGER).await;
+    let at = |hours: i64| {
+        (chrono::Utc::now() + chrono::Duration::hours(hours))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let mut count = entry("stocktake", 0, DEMO_BAG, "foil", 10);
+    count["occurred_at"] = json!(at(12));
+    desk.create("stock_entry", count);
+    push_all(&app, &mut desk).await;
+    // Kit received an hour from now was not there when the bag was
+    // counted (now): it adds to the count, not into it.
+    let mut receipt = entry("receipt", 0, DEMO_BAG, "foil", 5);
+    receipt["occurred_at"] = json!(at(1));
+    desk.create("stock_entry", receipt);
+    push_all(&app, &mut desk).await;
+    assert_eq!(on_hand(&app, &manager, DEMO_BAG, "foil").await, 15);
+}
+
+#[tokio::test]
+async fn a_devices_bag_must_be_one_its_user_may_hand_kit_out_of() {
+    let app = demo().await;
+    let manager = app.login(MANAGER).await;
+    let worker2 = Device::sign_in(&app, WORKER2).await;
+    // The manager sees the street team's bag; worker2 does not work there.
+    let path = format!("/v1/devices/{}/stock-location", worker2.id);
+    let refused = app.post(&path, &manager, json!({ "stock_location_id": DEMO_BAG })).await;
+    assert_eq!(refused.assert_problem(422, "validation_failed")["field"], "stock_location_id");
+    let phone1 = Device::sign_in(&app, WORKER1).await;
+    let path = format!("/v1/devices/{}/stock-location", phone1.id);
+    let set = app.post(&path, &manager, json!({ "stock_location_id": DEMO_BAG })).await;
+    assert_eq!(set.ok()["stock_location_id"], DEMO_BAG, "{}", set.text);
+}

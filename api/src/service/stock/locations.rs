@@ -135,7 +135,12 @@ pub async fn update(
 ) -> ServiceResult<stock_location::Model> {
     let name = changes.name.map(|n| validate::text("name", &n, 200)).transpose()?;
     let txn = state.db.begin().await?;
-    let location = get(&txn, actor, id).await?;
+    get(&txn, actor, id).await?;
+    // Locked until commit: two edits from the same version cannot both pass.
+    let location =
+        crate::sync::editable::lock::<_, stock_location::Entity>(&txn, actor.organisation_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("stock location"))?;
     if location.version != base {
         return Err(ServiceError::VersionMismatch(location.version));
     }

@@ -97,6 +97,10 @@ pub async fn create(
             "packs are stocked as their components: set thresholds on those",
         ));
     }
+    // No push books this item here meanwhile: on-hand read now stays
+    // current until the threshold is committed, and pushes after it see it.
+    let key = std::collections::BTreeSet::from([(location_id, item_code.clone())]);
+    ledger::claim(&txn, actor.organisation_id, &key, true).await?;
     let taken = stock_threshold::Entity::find()
         .filter(stock_threshold::Column::OrganisationId.eq(actor.organisation_id))
         .filter(stock_threshold::Column::LocationId.eq(location_id))
@@ -142,7 +146,15 @@ pub async fn update(
     minimum: i64,
 ) -> ServiceResult<StockThresholdView> {
     let txn = state.db.begin().await?;
-    let current = row(&txn, actor, id).await?;
+    let found = row(&txn, actor, id).await?;
+    // As at creation: no push moves this item's on-hand meanwhile, and the
+    // row is ours until commit (a push crossing it waits).
+    let key = std::collections::BTreeSet::from([(found.location_id, found.item_code.clone())]);
+    ledger::claim(&txn, actor.organisation_id, &key, true).await?;
+    let current =
+        crate::sync::editable::lock::<_, stock_threshold::Entity>(&txn, actor.organisation_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("stock threshold"))?;
     if current.version != base {
         return Err(ServiceError::VersionMismatch(current.version));
     }
