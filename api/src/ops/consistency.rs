@@ -185,6 +185,9 @@ const SAME_ORG_REFERENCES: &[(&str, &str, &str, &str)] = &[
     ("stock_locations", "site_id", "sites", "stock location's site"),
     ("contacts", "stock_location_id", "stock_locations", "contact's stock location"),
     ("stock_thresholds", "location_id", "stock_locations", "threshold's location"),
+    ("stock_thresholds", "site_id", "sites", "threshold's site"),
+    ("stock_entries", "device_id", "devices", "stock entry's device"),
+    ("devices", "stock_location_id", "stock_locations", "device's bag"),
     ("incidents", "device_id", "devices", "incident's device"),
 ];
 

@@ -368,7 +368,8 @@ fn kit_lines(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Re
     Ok(Value::Array(out))
 }
 
-/// A kit line's naloxone detail, checked: required on a naloxone kit and
+/// A kit line's naloxone detail, checked: required on a naloxone kit (or a
+/// pack holding one) and
 /// consistent (a repeat says why, a first does not; an incident only for
 /// a kit used on an overdose), refused on any other item.
 fn naloxone(
@@ -379,7 +380,11 @@ fn naloxone(
 ) -> Result<Value, Rejection> {
     let field = format!("{at}.naloxone");
     let value = value.filter(|v| !v.is_null());
-    if !ctx.catalogue.is_naloxone(item) {
+    // A pack holding naloxone hands a naloxone kit out too.
+    let catalogue = &ctx.catalogue;
+    let hands_naloxone = catalogue.is_naloxone(item)
+        || catalogue.pack_components(item).iter().any(|(c, _)| catalogue.is_naloxone(c));
+    if !hands_naloxone {
         return match value {
             None => Ok(Value::Null),
             Some(_) => Err(Rejection::invalid(&field, "only a naloxone kit carries this")),

@@ -344,6 +344,17 @@ async fn every_check_fails_when_its_rule_is_broken() {
         ),
         ("UPDATE stock_thresholds SET below = NOT below", vec![], &["stock.thresholds_below"]),
         (
+            "UPDATE stock_thresholds SET site_id = ?",
+            vec![s()],
+            &["tenancy.stock_thresholds.site_id"],
+        ),
+        ("UPDATE stock_entries SET device_id = ?", vec![s()], &["tenancy.stock_entries.device_id"]),
+        (
+            "UPDATE devices SET stock_location_id = ?",
+            vec![s()],
+            &["tenancy.devices.stock_location_id"],
+        ),
+        (
             "UPDATE stock_thresholds SET location_id = ?",
             vec![s()],
             &["tenancy.stock_thresholds.location_id"],

@@ -132,4 +132,18 @@ async fn every_consistent_supply_is_recorded_and_every_other_refused_by_field() 
         assert_eq!(r["status"], "rejected", "{item} {naloxone}: {r}");
         assert_eq!(r["problem"]["field"], field.as_str(), "{item} {naloxone}: {r}");
     }
+
+    // A pack holding a naloxone kit hands one out: it needs the detail too.
+    let admin = app.login("admin@demo.outpost.test").await;
+    let pack = json!({
+        "code": "overdose_pack", "name": "Overdose pack", "category": "other", "unit": "pack",
+        "components": [{ "code": "naloxone_nasal", "quantity": 1 }, { "code": "swab", "quantity": 2 }],
+    });
+    app.post("/v1/kit-items", &admin, pack).await.ok();
+    let detail = json!({ "supply": "first", "recipient": "person_at_risk", "trained": "now" });
+    phone.create("contact", contact("overdose_pack", Value::Null));
+    phone.create("contact", contact("overdose_pack", detail));
+    let results = phone.push(&app).await;
+    assert_eq!(results[0]["problem"]["field"], at, "{}", results[0]);
+    assert_eq!(results[1]["status"], "applied", "{}", results[1]);
 }
