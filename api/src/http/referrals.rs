@@ -88,6 +88,13 @@ pub enum ReferralStepCreated {
     ),
 }
 
+/// A referral's steps.
+#[derive(Object)]
+pub struct ReferralStepList {
+    /// In the order they happened.
+    pub items: Vec<ReferralStepView>,
+}
+
 /// Referrals.
 #[derive(Default)]
 pub struct ReferralsApi;
@@ -187,6 +194,21 @@ impl ReferralsApi {
         let referral = written.answer(referral, || ApiError::not_found("referral")).await?;
         let etag = records::etag(referral.version);
         Ok(ReferralFound::Ok(Json(referral), etag))
+    }
+
+    /// List a referral's steps in the order they happened (`occurred_at`,
+    /// then id): the status is the last one's.
+    #[oai(path = "/v1/referrals/:id/steps", method = "get", operation_id = "list_referral_steps")]
+    async fn list_steps(
+        &self,
+        state: Data<&AppState>,
+        auth: Credentials,
+        /// The referral.
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ReferralStepList>> {
+        let actor = records::actor(&state, &auth, Permission::ReadRecords).await?;
+        let items = service::list_steps(&state.reads, &actor, id.0).await?;
+        Ok(Json(ReferralStepList { items }))
     }
 
     /// Record a step of a referral, with a client-generated id: the

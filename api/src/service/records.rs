@@ -298,6 +298,26 @@ pub async fn get_referral<C: ConnectionTrait>(
     Ok(referral_row(db, actor, id).await?.into())
 }
 
+/// The steps of a referral in the actor's scope, in the order they
+/// happened (`occurred_at`, then id): the order the status follows.
+pub async fn list_steps<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    referral_id: Uuid,
+) -> ServiceResult<Vec<ReferralStepView>> {
+    referral_row(db, actor, referral_id).await?;
+    Ok(referral_step::Entity::find()
+        .filter(referral_step::Column::OrganisationId.eq(actor.organisation_id))
+        .filter(referral_step::Column::ReferralId.eq(referral_id))
+        .order_by_asc(referral_step::Column::OccurredAt)
+        .order_by_asc(referral_step::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(ReferralStepView::from)
+        .collect())
+}
+
 /// A step of a referral in the actor's scope.
 pub async fn get_step<C: ConnectionTrait>(
     db: &C,

@@ -296,6 +296,27 @@ async fn a_referral_is_edited_with_if_match_and_moves_by_steps() {
     assert_eq!(sent.ok()["items"].as_array().unwrap().len(), 1);
     let drafts = app.get("/v1/referrals?status=draft", &worker).await;
     assert!(drafts.ok()["items"].as_array().unwrap().is_empty());
+
+    // The steps, listed in the order they happened (a step recorded late,
+    // of 09:30, comes before the 10:00 one); 404 to another organisation.
+    let late =
+        json!({ "id": Uuid::now_v7(), "status": "sent", "occurred_at": "2026-11-20T09:30:00Z" });
+    app.post(&format!("{path}/steps"), &worker, late).await.ok();
+    let steps = app.get(&format!("{path}/steps"), &worker).await;
+    let times: Vec<&str> = steps.ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["occurred_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        ["2026-11-20T09:00:00+00:00", "2026-11-20T09:30:00+00:00", "2026-11-20T10:00:00+00:00"],
+        "{}",
+        steps.text
+    );
+    let stranger = app.other_organisation("elsewhere").await;
+    app.get(&format!("{path}/steps"), &stranger).await.assert_problem(404, "not_found");
 }
 
 #[tokio::test]
