@@ -682,3 +682,53 @@ async fn a_devices_bag_must_be_one_its_user_may_hand_kit_out_of() {
     let set = app.post(&path, &manager, json!({ "stock_location_id": DEMO_BAG })).await;
     assert_eq!(set.ok()["stock_location_id"], DEMO_BAG, "{}", set.text);
 }
+
+/// Edits and crossing pushes at the same moment leave `below` true to
+/// on-hand and the ledger consistent. (The race is too narrow here to fail
+/// reliably without the claims and row locks that guard it; this checks
+/// the outcome, not the locking.)
+#[tokio::test]
+async fn a_threshold_edited_while_pushes_cross_it_stays_true_to_on_hand() {
+    let app = demo().await;
+    let manager = app.login(MANAGER).await;
+    let mut phone = Device::sign_in(&app, WORKER1).await;
+    let body = json!({ "location_id": DEMO_BAG, "item_code": "swab", "minimum": 5 });
+    let created = app.post("/v1/stock/thresholds", &manager, body).await;
+    let id = created.ok()["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/stock/thresholds/{id}");
+    let mut version = 1;
+    for round in 0..6 {
+        // A receipt or an issue that crosses the minimum, while a manager
+        // moves the minimum, at the same moment.
+        let quantity = if round % 2 == 0 { 8 } else { 1 };
+        let fields = if round % 2 == 0 {
+            entry("receipt", round, DEMO_BAG, "swab", quantity)
+        } else {
+            contact(round, DEMO_BAG, json!([{ "item": "swab", "quantity": 6 }]))
+        };
+        let kind = if round % 2 == 0 { "stock_entry" } else { "contact" };
+        phone.create(kind, fields);
+        let batch = json!({ "mutations": std::mem::take(&mut phone.outbox) });
+        let tag = format!("\"{version}\"");
+        let minimum = json!({ "minimum": 4 + round });
+        let edit = app.raw(|client, base| {
+            client
+                .patch(format!("{base}{path}"))
+                .bearer_auth(&manager)
+                .header("If-Match", tag.as_str())
+                .json(&minimum)
+        });
+        let (pushed, edited) = tokio::join!(app.post("/v1/sync/push", &phone.token, batch), edit);
+        assert_eq!(pushed.ok()["results"][0]["status"], "applied", "{}", pushed.text);
+        // The edit wins, or finds the threshold moved on by the push (412).
+        assert!(matches!(edited.status.as_u16(), 200 | 412), "{}", edited.text);
+        version = app.get(&path, &manager).await.ok()["version"].as_i64().unwrap();
+    }
+    let report = outpost_api::ops::consistency::run(&app.state.db).await.unwrap();
+    assert!(report.is_consistent(), "{report}");
+    // Every version a device could hold names one state only: the feed
+    // carries the latest, and its `below` is on-hand against the minimum.
+    let threshold = app.get(&path, &manager).await.ok().clone();
+    let below = threshold["on_hand"].as_i64() < threshold["minimum"].as_i64();
+    assert_eq!(threshold["below"], below, "{threshold}");
+}
