@@ -181,9 +181,9 @@ impl SyncRecord for Contact {
         if hands_out
             && all["stock_location_id"].is_null()
             && let Some(bag) = ctx.device_location
-            && ctx.stock_locations.get(&bag).is_some_and(|site| actor.may_see(Some(*site), None))
+            && let Ok(bag) = checks::stock_location_id("stock_location_id", &json!(bag), ctx)
         {
-            all["stock_location_id"] = json!(bag.to_string());
+            all["stock_location_id"] = bag;
         }
         let row: contact::ActiveModel = row::recorded(id, actor, ctx.now, SPECS, &all)?;
         if let Some(location) = uuid_of(&all, "stock_location_id") {

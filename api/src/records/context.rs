@@ -74,13 +74,9 @@ impl BatchContext {
                     collect_ids(Some(worker), &mut user_ids);
                 }
             }
-            if let Some(Value::Array(lines)) = fields.get("kit_lines")
-                && !lines.is_empty()
-                && fields.get("stock_location_id").is_none_or(Value::is_null)
-            {
-                kit_without_location = true;
-            }
             if let Some(Value::Array(lines)) = fields.get("kit_lines") {
+                kit_without_location |=
+                    !lines.is_empty() && fields.get("stock_location_id").is_none_or(Value::is_null);
                 for line in lines {
                     collect_ids(
                         line.get("naloxone").and_then(|n| n.get("incident_id")),

@@ -196,25 +196,14 @@ pub async fn set_stock_location(
     }
     if let Some(location) = location {
         // The device's user, as a push from it will write.
-        let owner = outpost_entity::user::Entity::find_by_id(device.user_id).one(&txn).await?;
-        let owner = match owner {
-            Some(user) => crate::caller::Actor {
-                organisation_id: caller.organisation_id(),
-                user_id: Some(user.id),
-                device_id: Some(device.id),
-                api_key_id: None,
-                role: Some(
-                    crate::domain::parse_stored(&user.role).map_err(ServiceError::Internal)?,
-                ),
-                site_ids: outpost_entity::user_site::Entity::find()
-                    .filter(outpost_entity::user_site::Column::UserId.eq(user.id))
-                    .all(&txn)
-                    .await?
-                    .into_iter()
-                    .map(|s| s.site_id)
-                    .collect(),
-            },
-            None => actor.clone(),
+        let owner = super::users::get(&txn, caller.organisation_id(), device.user_id).await?;
+        let owner = crate::caller::Actor {
+            organisation_id: caller.organisation_id(),
+            user_id: Some(owner.user.id),
+            device_id: Some(device.id),
+            api_key_id: None,
+            role: Some(owner.role),
+            site_ids: owner.site_ids,
         };
         let found = stock_location::Entity::find_by_id(location)
             .filter(stock_location::Column::OrganisationId.eq(caller.organisation_id()))

@@ -135,11 +135,11 @@ pub async fn update(
 ) -> ServiceResult<stock_location::Model> {
     let name = changes.name.map(|n| validate::text("name", &n, 200)).transpose()?;
     let txn = state.db.begin().await?;
-    get(&txn, actor, id).await?;
     // Locked until commit: two edits from the same version cannot both pass.
     let location =
         crate::sync::editable::lock::<_, stock_location::Entity>(&txn, actor.organisation_id, id)
             .await?
+            .filter(|l| actor.may_see(Some(l.site_id), None))
             .ok_or(ServiceError::NotFound("stock location"))?;
     if location.version != base {
         return Err(ServiceError::VersionMismatch(location.version));

@@ -4,7 +4,7 @@
 //! (`stock::ledger::thresholds_crossed`).
 
 use chrono::Utc;
-use outpost_entity::{stock_level, stock_location, stock_threshold};
+use outpost_entity::{stock_location, stock_threshold};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QueryTrait, Set, TransactionTrait,
@@ -184,16 +184,16 @@ async fn row<C: ConnectionTrait>(
         .ok_or(ServiceError::NotFound("stock threshold"))
 }
 
+/// On-hand of one item at one location (0 when the ledger never moved it).
 async fn on_hand<C: ConnectionTrait>(
     db: &C,
     organisation_id: Uuid,
     location_id: Uuid,
     item_code: &str,
 ) -> ServiceResult<i64> {
-    Ok(stock_level::Entity::find_by_id((organisation_id, location_id, item_code.to_owned()))
-        .one(db)
-        .await?
-        .map_or(0, |l| l.on_hand))
+    let key = (location_id, item_code.to_owned());
+    let levels = ledger::on_hand_of(db, organisation_id, [key.clone()]).await?;
+    Ok(levels.get(&key).copied().unwrap_or(0))
 }
 
 async fn views<C: ConnectionTrait>(
