@@ -41,6 +41,9 @@ pub struct Config {
     /// How long deletions stay in the sync feed, in days. A device offline
     /// longer than this must re-sync from the start (its cursor answers 410).
     pub tombstone_horizon_days: u32,
+    /// How often the referral deadline job runs, in seconds (marks
+    /// overdue referrals, expires unanswered ones).
+    pub referral_deadlines_every_secs: u64,
     /// Login session lifetimes.
     pub session: SessionConfig,
     /// Login rate limits.
@@ -130,6 +133,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             max_body_bytes: 4 * 1024 * 1024,
             tombstone_horizon_days: 90,
+            referral_deadlines_every_secs: 60,
             session: SessionConfig {
                 idle_ttl_secs: 7 * 24 * 3600,
                 absolute_ttl_secs: 30 * 24 * 3600,

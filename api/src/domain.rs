@@ -92,6 +92,9 @@ pub enum Permission {
     /// Create and edit stock locations (managers and admins); transfers,
     /// stocktakes and write-offs follow the same rule in the ledger.
     ManageStock,
+    /// See overdue referrals and the steps the server flagged (managers and
+    /// admins).
+    OverseeReferrals,
 }
 
 impl Role {
@@ -111,6 +114,7 @@ impl Role {
                     | ReadRecords
                     | WriteRecords
                     | ManageStock
+                    | OverseeReferrals
             ),
             Role::Worker => matches!(permission, ReadDirectory | ReadRecords | WriteRecords),
             Role::Viewer => matches!(permission, ReadDirectory | ReadRecords),

@@ -31,6 +31,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         local_counters: MemoryCache::new(&config.redis_key_prefix),
         config: Arc::new(config),
         metrics: Metrics::new(),
+        clock: Default::default(),
     })
 }
 
@@ -42,6 +43,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     crate::allocator::return_freed_memory();
     spawn_tombstone_purge(state.clone());
+    spawn_referral_deadlines(state.clone());
     let limits = state.config.connections.clone();
     let acceptor = http::connection::GuardedAcceptor::new(
         TcpAcceptor::from_tokio(listener)?,
@@ -66,6 +68,36 @@ fn spawn_tombstone_purge(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "sync tombstones past the horizon purged"),
                 Err(err) => tracing::warn!(error = %err, "tombstone purge failed; next hour again"),
+            }
+        }
+    });
+}
+
+/// Marks overdue referrals and expires unanswered ones, every
+/// `referral_deadlines_every_secs`. Safe beside other instances doing the
+/// same (each referral is locked and checked again).
+fn spawn_referral_deadlines(state: AppState) {
+    let every = Duration::from_secs(state.config.referral_deadlines_every_secs.max(1));
+    tokio::spawn(async move {
+        // The first run one period after start, not at once: a fleet
+        // restarting together does not run it all at the same moment.
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let now = state.clock.now();
+            match crate::records::referral::deadline_job::run(&state.db, now).await {
+                Ok(run) if run.overdue + run.expired > 0 => {
+                    tracing::info!(
+                        overdue = run.overdue,
+                        expired = run.expired,
+                        "referral deadlines"
+                    )
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "referral deadline job failed; next run again")
+                }
             }
         }
     });

@@ -30,6 +30,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The time deadlines are measured against.
+    pub clock: crate::clock::Clock,
 }
 
 impl AppState {

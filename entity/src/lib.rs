@@ -15,6 +15,7 @@ pub mod partner_service;
 pub mod person;
 pub mod record_revision;
 pub mod referral;
+pub mod referral_deadline;
 pub mod referral_step;
 pub mod session;
 pub mod site;

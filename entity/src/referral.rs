@@ -20,6 +20,19 @@ pub struct Model {
     /// The status of the latest step (by `occurred_at`, then id).
     pub status: String,
     pub status_at: ChronoDateTimeUtc,
+    /// When it was first sent (the steps derive this and what follows).
+    pub sent_at: Option<ChronoDateTimeUtc>,
+    /// Until when the partner has to respond (by urgency, from `sent_at`).
+    pub respond_by: Option<ChronoDateTimeUtc>,
+    /// When the server expires it if still unanswered.
+    pub expires_at: Option<ChronoDateTimeUtc>,
+    /// When the server found it past `respond_by` and told the referrer.
+    pub overdue_at: Option<ChronoDateTimeUtc>,
+    /// The time of its first booked appointment.
+    pub first_appointment_at: Option<ChronoDateTimeUtc>,
+    pub seconds_to_acknowledgement: Option<i64>,
+    pub seconds_to_acceptance: Option<i64>,
+    pub seconds_to_first_appointment: Option<i64>,
     pub site_id: Option<Uuid>,
     pub occurred_at: ChronoDateTimeUtc,
     pub recorded_by: Option<Uuid>,

@@ -13,6 +13,18 @@ pub struct Model {
     pub status: String,
     pub occurred_at: ChronoDateTimeUtc,
     pub note: Option<String>,
+    /// Why (a decline's reason, a withdrawal's).
+    pub reason: Option<String>,
+    /// A close's outcome (a `ReferralOutcome` of the API, snake_case).
+    pub outcome: Option<String>,
+    /// A booking's appointment time.
+    pub appointment_at: Option<ChronoDateTimeUtc>,
+    /// Set by the server when the step does not follow the one before it
+    /// in `occurred_at` order (a step that arrived late came between):
+    /// kept, skipped by the status, shown to managers.
+    pub flag: Option<String>,
+    /// 1, then one more each time the server changes `flag`.
+    pub version: i64,
     pub recorded_by: Option<Uuid>,
     pub device_id: Option<Uuid>,
     pub created_at: ChronoDateTimeUtc,

@@ -19,6 +19,8 @@ mod m20261203_000002_add_contact_stock_location;
 mod m20261203_000003_create_stock_thresholds;
 mod m20261203_000004_add_kit_line_naloxone;
 mod m20261203_000005_add_device_stock_location;
+mod m20261204_000001_add_referral_lifecycle;
+mod m20261204_000002_create_referral_deadlines;
 mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
@@ -41,6 +43,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_create_stock_thresholds::Migration),
             Box::new(m20261203_000004_add_kit_line_naloxone::Migration),
             Box::new(m20261203_000005_add_device_stock_location::Migration),
+            Box::new(m20261204_000001_add_referral_lifecycle::Migration),
+            Box::new(m20261204_000002_create_referral_deadlines::Migration),
         ]
     }
 }

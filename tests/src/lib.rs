@@ -154,6 +154,10 @@ pub async fn fresh_storage() -> (Config, Storage) {
         // Cheap hashing keeps the suite fast; it is still argon2id.
         password_hashing: PasswordHashing { memory_kib: 1024, iterations: 1 },
         redis_key_prefix: format!("outpost-test:{id}:"),
+        // Tests run the deadline job themselves, at the time they choose
+        // (`outpost_api::records::referral::deadline_job::run`); one test
+        // sets a short period to see the server run it.
+        referral_deadlines_every_secs: 24 * 3600,
         ..Config::default()
     };
     let cleanup = match std::env::var("OUTPOST_TEST_DATABASE_URL") {

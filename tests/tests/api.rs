@@ -17,6 +17,7 @@ mod api {
     mod reads;
     mod records;
     mod reference;
+    mod referrals;
     mod rest_writes;
     mod roles;
     mod schema_rules;

@@ -128,6 +128,7 @@ const CLOSED: &[fn() -> Cow<'static, str>] = &[
     <super::stock::CreateStockThreshold as Type>::name,
     <super::devices::SetDeviceStockLocation as Type>::name,
     <super::stock::UpdateStockThreshold as Type>::name,
+    <super::referral_oversight::SetReferralDeadline as Type>::name,
 ];
 
 /// The type of the [`closed`] marker; no schema has it.

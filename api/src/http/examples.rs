@@ -139,6 +139,10 @@ pub fn request_example(name: &str) -> Option<Value> {
             "occurred_at": "2026-12-02T09:30:00Z",
             "note": "Referral form emailed to the service",
         }),
+        "SetReferralDeadline" => json!({
+            "respond_within_minutes": 120,
+            "expire_after_minutes": 2880,
+        }),
         "CreateStockLocation" => json!({
             "site_id": crate::ops::demo::DEMO_STREET_TEAM,
             "kind": "bag",

@@ -21,6 +21,7 @@ pub mod organisation;
 pub mod partner_services;
 pub mod persons;
 pub mod records;
+pub mod referral_oversight;
 pub mod referrals;
 pub mod security;
 pub mod sites;
@@ -50,6 +51,8 @@ pub enum ApiTags {
     Sync,
     /// Field records: people, contacts, incidents, referrals.
     Records,
+    /// Referrals beyond the record: overdue ones, flagged steps, deadlines.
+    Referrals,
     /// Reference data: kit catalogue, substances, partner services.
     Reference,
     /// Stock: locations, the ledger, on-hand.
@@ -73,11 +76,12 @@ pub enum ApiTags {
 /// The tags in the order a newcomer needs them (the docs page shows them
 /// so): signing in and syncing first, administration last. poem-openapi
 /// sorts them by name; `spec_json` puts them in this order.
-const TAG_ORDER: [&str; 13] = [
+const TAG_ORDER: [&str; 14] = [
     "Auth",
     "Me",
     "Sync",
     "Records",
+    "Referrals",
     "Stock",
     "Reference",
     "Sites",
@@ -114,6 +118,7 @@ pub type RecordApis = (
     contacts::ContactsApi,
     incidents::IncidentsApi,
     referrals::ReferralsApi,
+    referral_oversight::ReferralOversightApi,
     stock::StockApi,
     sync::SyncApi,
 );

@@ -74,7 +74,8 @@ pub enum ReferralStepCreated {
     #[oai(status = 201)]
     Created(
         Json<ReferralStepView>,
-        /// Always `"1"`: steps are never edited.
+        /// The step's version, quoted (`"1"`; it moves only when the server
+        /// flags the step).
         #[oai(header = "ETag")]
         String,
     ),
@@ -82,7 +83,7 @@ pub enum ReferralStepCreated {
     #[oai(status = 200)]
     Existing(
         Json<ReferralStepView>,
-        /// Always `"1"`.
+        /// The step's version, quoted.
         #[oai(header = "ETag")]
         String,
     ),
@@ -197,7 +198,7 @@ impl ReferralsApi {
     }
 
     /// List a referral's steps in the order they happened (`occurred_at`,
-    /// then id): the status is the last one's.
+    /// then id): the status is the last one's that is not flagged.
     #[oai(path = "/v1/referrals/:id/steps", method = "get", operation_id = "list_referral_steps")]
     async fn list_steps(
         &self,
@@ -211,8 +212,12 @@ impl ReferralsApi {
         Ok(Json(ReferralStepList { items }))
     }
 
-    /// Record a step of a referral, with a client-generated id: the
-    /// referral's status becomes the latest step's (by `occurred_at`).
+    /// Record a step of a referral, with a client-generated id. It must
+    /// follow the referral's status at its `occurred_at` (409
+    /// `illegal_step` naming both otherwise: `closed` then `sent`, `draft`
+    /// then `attended`); a decline needs a `reason`, a booking its
+    /// `appointment_at`, a close its `outcome`. A step dated before others
+    /// is placed among them: any it makes illegal are kept and flagged.
     #[oai(path = "/v1/referrals/:id/steps", method = "post", operation_id = "create_referral_step")]
     async fn create_step(
         &self,

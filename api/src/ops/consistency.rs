@@ -143,7 +143,12 @@ const SYNCED: &[Synced] = &[
         version: "r.version",
         deleted_at: "r.deleted_at",
     },
-    Synced { entity: "referral_step", table: "referral_steps", version: "1", deleted_at: "NULL" },
+    Synced {
+        entity: "referral_step",
+        table: "referral_steps",
+        version: "r.version",
+        deleted_at: "NULL",
+    },
     Synced { entity: "stock_entry", table: "stock_entries", version: "1", deleted_at: "NULL" },
 ];
 

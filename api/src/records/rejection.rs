@@ -46,6 +46,9 @@ pub enum RejectionCode {
     /// A REST write's `If-Match` names a version that is no longer current
     /// (devices send `base_version` instead, and are merged).
     VersionMismatch,
+    /// A referral step that may not follow the referral's status (`closed`
+    /// then `sent`); the detail names both.
+    IllegalStep,
 }
 
 impl RejectionCode {
@@ -68,6 +71,7 @@ impl RejectionCode {
             Self::IdTaken => "id_taken",
             Self::MutationIdReused => "mutation_id_reused",
             Self::VersionMismatch => "version_mismatch",
+            Self::IllegalStep => "illegal_step",
         }
     }
 
@@ -75,7 +79,7 @@ impl RejectionCode {
     pub fn status(self) -> StatusCode {
         match self {
             Self::Forbidden | Self::FieldForbidden => StatusCode::FORBIDDEN,
-            Self::IdTaken | Self::MutationIdReused => StatusCode::CONFLICT,
+            Self::IdTaken | Self::MutationIdReused | Self::IllegalStep => StatusCode::CONFLICT,
             Self::UnknownRecord => StatusCode::NOT_FOUND,
             Self::RecordDeleted => StatusCode::GONE,
             Self::VersionMismatch => StatusCode::PRECONDITION_FAILED,

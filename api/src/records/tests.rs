@@ -194,11 +194,18 @@ async fn a_contact_is_append_only_with_its_kit_lines() {
 }
 
 #[tokio::test]
-async fn a_referral_moves_by_its_latest_step_whatever_the_order() {
+async fn a_referral_moves_by_its_steps_in_time_order_whatever_the_arrival() {
     let (db, actor) = organisation().await;
     let (person_id, referral_id) = (Uuid::now_v7(), Uuid::now_v7());
-    let later = Uuid::now_v7();
-    let earlier = Uuid::now_v7();
+    let (sent, later, earlier) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let step = |id, status: &str, at: &str| {
+        mutation(
+            EntityKind::ReferralStep,
+            id,
+            MutationOp::Create,
+            json!({ "referral_id": referral_id, "status": status, "occurred_at": at }),
+        )
+    };
     let batch = [
         mutation(EntityKind::Person, person_id, MutationOp::Create, json!({})),
         mutation(
@@ -208,26 +215,24 @@ async fn a_referral_moves_by_its_latest_step_whatever_the_order() {
             json!({ "person_id": person_id, "service_type": "housing", "reason": "rough sleeping",
                     "consent_to_share": true, "occurred_at": "2026-12-01T10:00:00Z" }),
         ),
-        mutation(
-            EntityKind::ReferralStep,
-            later,
-            MutationOp::Create,
-            json!({ "referral_id": referral_id, "status": "accepted",
-                    "occurred_at": "2026-12-01T12:00:00Z" }),
-        ),
-        mutation(
-            EntityKind::ReferralStep,
-            earlier,
-            MutationOp::Create,
-            json!({ "referral_id": referral_id, "status": "sent",
-                    "occurred_at": "2026-12-01T11:00:00Z" }),
-        ),
+        step(sent, "sent", "2026-12-01T11:00:00Z"),
+        step(later, "accepted", "2026-12-01T13:00:00Z"),
+        // Recorded before the acceptance, arriving after it: placed between.
+        step(earlier, "acknowledged", "2026-12-01T12:00:00Z"),
     ];
     for answer in push(&db, &actor, &batch).await {
         assert_eq!(answer.unwrap().status, MutationStatus::Applied);
     }
     let stored = referral::Entity::find_by_id(referral_id).one(&db).await.unwrap().unwrap();
     assert_eq!((stored.status.as_str(), stored.urgency.as_str()), ("accepted", "routine"));
+    assert_eq!(stored.seconds_to_acknowledgement, Some(3600), "the acknowledgement came first");
+
+    // A move that does not follow the status at its time is refused.
+    let backwards = step(Uuid::now_v7(), "sent", "2026-12-01T14:00:00Z");
+    assert_eq!(
+        push(&db, &actor, &[backwards]).await[0].as_ref().unwrap_err(),
+        &RejectionCode::IllegalStep
+    );
 
     let undo = mutation(EntityKind::ReferralStep, earlier, MutationOp::Delete, json!({}));
     assert_eq!(

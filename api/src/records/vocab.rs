@@ -328,6 +328,28 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// How a closed referral ended, as the referral funnel counts it.
+    ReferralOutcome {
+        /// The person started with the service.
+        EngagedWithService,
+        /// The need was met another way.
+        NeedMetElsewhere,
+        /// The person chose not to go ahead.
+        PersonDeclined,
+        /// The service could not take the person.
+        ServiceUnable,
+        /// Contact with the person was lost.
+        LostContact,
+        /// The person moved out of the area.
+        MovedAway,
+        /// The person died.
+        Died,
+        /// Another outcome (say which in the note).
+        Other,
+    }
+);
+
+vocabulary!(
     /// Where kit is kept.
     StockLocationKind {
         /// A site's store room.

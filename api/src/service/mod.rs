@@ -10,6 +10,7 @@ pub mod login;
 pub mod organisations;
 pub mod records;
 pub mod reference;
+pub mod referral_oversight;
 pub mod sites;
 pub mod stock;
 pub mod users;

@@ -131,9 +131,10 @@ pub async fn move_steps<C: ConnectionTrait>(
     owner: Option<Uuid>,
 ) -> Result<Vec<FeedEntry>, DbErr> {
     use outpost_entity::sync_change;
-    let steps: Vec<Uuid> = referral_step::Entity::find()
+    let steps: Vec<(Uuid, i64)> = referral_step::Entity::find()
         .select_only()
         .column(referral_step::Column::Id)
+        .column(referral_step::Column::Version)
         .filter(referral_step::Column::OrganisationId.eq(organisation_id))
         .filter(referral_step::Column::ReferralId.eq(referral_id))
         .into_tuple()
@@ -142,23 +143,26 @@ pub async fn move_steps<C: ConnectionTrait>(
     if steps.is_empty() {
         return Ok(Vec::new());
     }
-    // Steps are append-only (version 1 for good), so the feed would not
-    // replace their entries by itself.
+    // A step's version moves only when the server flags it, so the feed
+    // would not replace their entries by itself.
     sync_change::Entity::delete_many()
         .filter(sync_change::Column::OrganisationId.eq(organisation_id))
         .filter(sync_change::Column::Entity.eq(EntityKind::ReferralStep.as_str()))
-        .filter(sync_change::Column::RecordId.is_in(steps.iter().copied()))
+        .filter(sync_change::Column::RecordId.is_in(steps.iter().map(|(id, _)| *id)))
         .filter(sync_change::Column::AudienceUserId.is_null())
         .exec(db)
         .await?;
     let mut entries = Vec::new();
-    for step in steps {
+    for (step, version) in steps {
         for user_id in evicted {
-            let mut entry = FeedEntry::upsert(EntityKind::ReferralStep, step, 1).for_user(*user_id);
+            let mut entry =
+                FeedEntry::upsert(EntityKind::ReferralStep, step, version).for_user(*user_id);
             entry.op = ChangeOp::Evict;
             entries.push(entry);
         }
-        entries.push(FeedEntry::upsert(EntityKind::ReferralStep, step, 1).at_site(new_site, owner));
+        entries.push(
+            FeedEntry::upsert(EntityKind::ReferralStep, step, version).at_site(new_site, owner),
+        );
     }
     Ok(entries)
 }

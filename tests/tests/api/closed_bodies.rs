@@ -192,7 +192,9 @@ async fn an_extra_field_is_refused_exactly_where_the_spec_closes_the_object() {
                 push_cases(&app, &admin, &spec, &mut closed_seen).await;
                 continue;
             }
-            let path = template.replace("{id}", &Uuid::now_v7().to_string());
+            let path = template
+                .replace("{id}", &Uuid::now_v7().to_string())
+                .replace("{urgency}", "routine");
 
             let mut places = Vec::new();
             let base = value(&spec, schema, &[], &mut places);

@@ -96,6 +96,7 @@ fn entities() -> Vec<EntityShape> {
         person,
         record_revision,
         referral,
+        referral_deadline,
         referral_step,
         session,
         site,

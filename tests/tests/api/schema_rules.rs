@@ -91,6 +91,7 @@ const CLASSIFICATION: &[(&str, Placement)] = &[
     ("incidents", PerOrganisation),
     ("referrals", PerOrganisation),
     ("referral_steps", PerOrganisation),
+    ("referral_deadlines", PerOrganisation),
     // Reference data in the product's sense (catalogues a device validates
     // against), but each organisation edits its own: sharded, not shared.
     ("kit_items", PerOrganisation),

@@ -1,7 +1,15 @@
 //! Referrals to partner services. The referral's own fields are editable
 //! and merged field by field; its status moves only by appended steps, so
-//! two workers recording steps offline never conflict: the status is the
-//! step latest by `occurred_at` (then id), whatever order they arrive in.
+//! two workers recording steps offline never conflict: the steps are
+//! walked in `occurred_at` order (then id) whatever order they arrive in
+//! ([`lifecycle`]). A step that does not follow the status at its place is
+//! refused; one made illegal there by a step that arrived later is kept
+//! and flagged for a manager.
+
+pub mod deadline_job;
+pub mod deadlines;
+pub mod lifecycle;
+mod settle;
 
 use crate::caller::Actor;
 use std::collections::BTreeMap;
@@ -10,8 +18,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use outpost_entity::{referral, referral_step};
 use poem_openapi::types::ToJSON;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    TryIntoModel,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -24,7 +32,7 @@ use super::{
     lookup::ByKeys,
     rejection::ApplyError,
     row,
-    vocab::{ReferralStatus, ServiceType, Urgency},
+    vocab::{ReferralOutcome, ReferralStatus, ServiceType, Urgency},
 };
 use crate::sync::{EntityKind, editable::lock, feed::FeedEntry, scope, writer::BatchWriter};
 use crate::text::Text;
@@ -71,19 +79,63 @@ crate::declare_fields! {
 crate::declare_fields! {
     /// The fields of a referral step.
     specs STEP_SPECS;
-    /// A step to record: the referral moves to `status` (the status is the
-    /// step latest by `occurred_at`).
+    /// A step to record: the referral moves to `status`, which must follow
+    /// its status at `occurred_at` (409 `illegal_step` otherwise).
     create CreateReferralStep, push CreateReferralStepFields;
     fields {
         /// The referral this step belongs to.
         referral_id: push_required Uuid = referral_id;
-        /// The status it moves to.
+        /// The status it moves to: one that may follow the referral's
+        /// status at `occurred_at` (`expired` is the server's).
         status: required ReferralStatus;
         /// When.
         occurred_at: required DateTime<Utc> = checks::occurred_at;
-        /// A note (a reason for a decline, an outcome).
+        /// A note.
         note: nullable Text<4000>;
+        /// Why: required to decline, for a withdrawal or a missed
+        /// appointment too.
+        reason: nullable Text<2000>;
+        /// How it ended: required to close, only then.
+        outcome: nullable ReferralOutcome;
+        /// When the appointment is: required to book one, only then.
+        appointment_at: nullable DateTime<Utc> = appointment_time;
     }
+}
+
+fn appointment_time(field: &str, value: &Value, _: &BatchContext) -> Result<Value, Rejection> {
+    let at = super::fields::timestamp(field, value)?;
+    Ok(Value::String(at.to_rfc3339_opts(SecondsFormat::Micros, true)))
+}
+
+/// What a step of `status` must and may carry.
+fn check_step_fields(status: ReferralStatus, fields: &Map<String, Value>) -> Result<(), Rejection> {
+    let has = |name: &str| fields.get(name).is_some_and(|v| !v.is_null());
+    let name = crate::domain::stored_name(&status);
+    if status == ReferralStatus::Expired {
+        return Err(Rejection::new(
+            RejectionCode::Forbidden,
+            Some("status"),
+            "only the server expires a referral, past its deadline",
+        ));
+    }
+    let rules = [
+        ("reason", status == ReferralStatus::Declined, true),
+        ("outcome", status == ReferralStatus::Closed, status == ReferralStatus::Closed),
+        (
+            "appointment_at",
+            status == ReferralStatus::AppointmentBooked,
+            status == ReferralStatus::AppointmentBooked,
+        ),
+    ];
+    for (field, required, allowed) in rules {
+        if required && !has(field) {
+            return Err(Rejection::invalid(field, format!("is required to move to `{name}`")));
+        }
+        if !allowed && has(field) {
+            return Err(Rejection::invalid(field, format!("does not belong to a `{name}` step")));
+        }
+    }
+    Ok(())
 }
 
 fn referral_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejection> {
@@ -113,7 +165,7 @@ impl SyncRecord for Referral {
 
     /// The referral, its revision 1 and its first step.
     async fn create<C: ConnectionTrait>(
-        _db: &C,
+        db: &C,
         ctx: &mut BatchContext,
         w: &mut BatchWriter,
         id: Uuid,
@@ -133,7 +185,6 @@ impl SyncRecord for Referral {
         let mut row: referral::ActiveModel = row::recorded(id, actor, now, SPECS, &all)?;
         row.field_versions = Set(serde_json::to_string(&versions).unwrap_or_default());
         let occurred_at = row.occurred_at.clone().unwrap();
-        row.status_at = Set(occurred_at);
         let first_step = referral_step::ActiveModel {
             id: Set(Uuid::now_v7()),
             organisation_id: Set(actor.organisation_id),
@@ -141,10 +192,33 @@ impl SyncRecord for Referral {
             status: row.status.clone(),
             occurred_at: Set(occurred_at),
             note: Set(None),
+            reason: Set(None),
+            outcome: Set(None),
+            appointment_at: Set(None),
+            flag: Set(None),
+            version: Set(1),
             recorded_by: Set(actor.user_id),
             device_id: Set(actor.device_id),
             created_at: Set(now),
         };
+        let status: ReferralStatus = crate::domain::parse_stored(first_step.status.as_ref())
+            .unwrap_or(ReferralStatus::Draft);
+        if !lifecycle::may_start(status) {
+            return Err(Rejection::new(
+                RejectionCode::IllegalStep,
+                Some("status"),
+                lifecycle::refusal(None, status),
+            )
+            .into());
+        }
+        let walked = lifecycle::walk(&[lifecycle::Step {
+            id: first_step.id.clone().unwrap(),
+            status,
+            occurred_at,
+            appointment_at: None,
+        }]);
+        let urgency = row.urgency.clone().unwrap();
+        settle::Derived::of(db, (actor.organisation_id, &urgency), &walked).await?.set(&mut row);
         let site = uuid_of(&all, "site_id");
         let step_id = first_step.id.clone().unwrap();
         w.insert(EntityKind::Referral, [row]);
@@ -174,13 +248,13 @@ impl SyncRecord for Referral {
         organisation_id: Uuid,
         ids: &[Uuid],
     ) -> Result<Vec<(EntityKind, Uuid, i64)>, DbErr> {
-        let steps: Vec<Uuid> =
+        let steps: Vec<(Uuid, i64)> =
             ByKeys::<referral_step::Entity>::new(referral_step::Column::ReferralId)
                 .in_organisation(referral_step::Column::OrganisationId, organisation_id)
-                .columns(vec![referral_step::Column::Id])
+                .columns(vec![referral_step::Column::Id, referral_step::Column::Version])
                 .tuples(db, ids)
                 .await?;
-        Ok(steps.into_iter().map(|id| (EntityKind::ReferralStep, id, 1)).collect())
+        Ok(steps.into_iter().map(|(id, version)| (EntityKind::ReferralStep, id, version)).collect())
     }
 
     /// Its steps move with it.
@@ -196,8 +270,8 @@ impl SyncRecord for Referral {
     }
 }
 
-/// Steps of a referral: appended, never edited nor deleted; each moves the
-/// referral's status when it is the latest by `occurred_at` (then id).
+/// Steps of a referral: appended, never edited nor deleted; walked in
+/// `occurred_at` order (then id), each that follows moves the status.
 pub struct ReferralStep;
 
 impl SyncRecord for ReferralStep {
@@ -220,6 +294,12 @@ impl SyncRecord for ReferralStep {
         fields: Map<String, Value>,
     ) -> Result<(), ApplyError> {
         let (actor, now) = (&ctx.actor, ctx.now);
+        let fields = with_defaults(STEP_SPECS, fields);
+        let status: ReferralStatus = crate::domain::parse_stored(
+            fields.get("status").and_then(Value::as_str).unwrap_or_default(),
+        )
+        .map_err(|_| Rejection::invalid("status", "is required"))?;
+        check_step_fields(status, &fields)?;
         w.flush_records(db).await?;
         let mut step = referral_step::ActiveModel {
             id: Set(id),
@@ -227,9 +307,11 @@ impl SyncRecord for ReferralStep {
             recorded_by: Set(actor.user_id),
             device_id: Set(actor.device_id),
             created_at: Set(now),
+            flag: Set(None),
+            version: Set(1),
             ..Default::default()
         };
-        row::set_fields(&mut step, STEP_SPECS, &with_defaults(STEP_SPECS, fields))?;
+        row::set_fields(&mut step, STEP_SPECS, &fields)?;
         let referral_id = step.referral_id.clone().unwrap();
         let Some(current) =
             lock::<_, referral::Entity>(db, actor.organisation_id, referral_id).await?
@@ -240,28 +322,29 @@ impl SyncRecord for ReferralStep {
                 "no such referral",
             )));
         };
-        step.insert(db).await?;
-        let latest = referral_step::Entity::find()
+        // The referral is locked: its steps cannot change under the walk.
+        let mut steps = referral_step::Entity::find()
+            .filter(referral_step::Column::OrganisationId.eq(actor.organisation_id))
             .filter(referral_step::Column::ReferralId.eq(referral_id))
-            .order_by_desc(referral_step::Column::OccurredAt)
-            .order_by_desc(referral_step::Column::Id)
-            .one(db)
+            .all(db)
             .await?;
-        let (site, owner) = (current.site_id, current.recorded_by);
-        if let Some(latest) = latest
-            && (latest.status != current.status || latest.occurred_at != current.status_at)
-        {
-            let version = current.version + 1;
-            let mut active = current.into_active_model();
-            active.status = Set(latest.status);
-            active.status_at = Set(latest.occurred_at);
-            active.version = Set(version);
-            active.updated_at = Set(now);
-            active.update(db).await?;
-            w.change(
-                FeedEntry::upsert(EntityKind::Referral, referral_id, version).at_site(site, owner),
-            );
+        let new = step.clone().try_into_model()?;
+        steps.push(new);
+        settle::sort(&mut steps);
+        let walked = lifecycle::walk(&steps.iter().map(settle::step_of).collect::<Vec<_>>());
+        let place = steps.iter().position(|s| s.id == id).unwrap_or_default();
+        if let Some(refusal) = &walked.flags[place] {
+            let at = if place + 1 == steps.len() { "now" } else { "at its time" };
+            return Err(Rejection::new(
+                RejectionCode::IllegalStep,
+                Some("status"),
+                format!("{refusal} (the referral's status {at})"),
+            )
+            .into());
         }
+        step.insert(db).await?;
+        let (site, owner) = (current.site_id, current.recorded_by);
+        settle::write(db, w, current, steps, &walked, now).await?;
         w.change(FeedEntry::upsert(EntityKind::ReferralStep, id, 1).at_site(site, owner));
         Ok(())
     }
@@ -286,10 +369,28 @@ crate::declare_view! {
         pub urgency: Urgency,
         /// Whether the person consented to their details being shared.
         pub consent_to_share: bool,
-        /// Where it is in its life (from the latest step).
+        /// Where it is in its life: its steps walked in `occurred_at` order.
         pub status: ReferralStatus,
-        /// When the latest step happened.
+        /// When the step that set it happened.
         pub status_at: DateTime<Utc>,
+        /// When it was first sent.
+        pub sent_at: Option<DateTime<Utc>>,
+        /// Until when the partner has to respond (by its urgency and the
+        /// organisation's deadlines, from `sent_at`).
+        pub respond_by: Option<DateTime<Utc>>,
+        /// When the server expires it if the partner has not answered.
+        pub expires_at: Option<DateTime<Utc>>,
+        /// When the server found it still unanswered past `respond_by`.
+        pub overdue_at: Option<DateTime<Utc>>,
+        /// Seconds from sending to the partner's first answer
+        /// (acknowledged, accepted or declined).
+        pub seconds_to_acknowledgement: Option<i64>,
+        /// Seconds from sending to acceptance.
+        pub seconds_to_acceptance: Option<i64>,
+        /// The first appointment booked.
+        pub first_appointment_at: Option<DateTime<Utc>>,
+        /// Seconds from sending to that appointment.
+        pub seconds_to_first_appointment: Option<i64>,
         /// The site that made it.
         pub site_id: Option<Uuid>,
         /// When it was made (device time).
@@ -308,17 +409,30 @@ crate::declare_view! {
     pub struct ReferralStepView from referral_step::Model {
         /// Its id.
         pub id: Uuid,
-        /// Always 1: steps are never edited.
-        pub version: i64 = 1,
+        /// 1, then one more each time the server changes `flag` (what was
+        /// recorded is never edited).
+        pub version: i64,
         /// The referral.
         pub referral_id: Uuid,
         /// The status it moved to.
         pub status: ReferralStatus,
         /// When (device time).
         pub occurred_at: DateTime<Utc>,
-        /// A note (a reason for a decline, an outcome).
+        /// A note.
         pub note: Option<String>,
+        /// Why (a decline, a withdrawal, a missed appointment).
+        pub reason: Option<String>,
+        /// How it ended (a close).
+        pub outcome: Option<ReferralOutcome>,
+        /// When the appointment is (a booking).
+        pub appointment_at: Option<DateTime<Utc>>,
+        /// Set when a step recorded earlier but synced later came before
+        /// it and it no longer follows (``accepted` cannot follow
+        /// `withdrawn``): kept, skipped by the status, for a manager.
+        pub flag: Option<String>,
         /// Who recorded it.
         pub recorded_by: Option<Uuid>,
+        /// The device it was recorded on (none for the server's steps).
+        pub device_id: Option<Uuid>,
     }
 }
