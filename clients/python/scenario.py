@@ -32,12 +32,21 @@ from outpost_client.models import (
     ChangeOp,
     ConflictChange,
     ConflictStatus,
+    ConsentChange,
+    ConsentMethod,
+    ConsentMutation,
+    ConsentMutationEntity,
+    ConsentMutationOp,
+    ConsentPurpose,
+    ConsentRevocationChange,
+    ConsentRevocationMutation,
     ContactChange,
     ContactMutation,
     ContactMutationEntity,
     ContactMutationOp,
     ContactType,
     ContactView,
+    CreateConsentFields,
     CreateContactFields,
     CreateIncidentFields,
     CreatePersonFields,
@@ -109,7 +118,14 @@ from outpost_client.types import UNSET, Unset
 # A pushed mutation and a pulled change, as the spec's `MutationIn` and
 # `SyncChange` (unions discriminated by `entity`) come out of the generator.
 MutationIn = (
-    PersonMutation | ContactMutation | IncidentMutation | ReferralMutation | ReferralStepMutation | StockEntryMutation
+    PersonMutation
+    | ContactMutation
+    | IncidentMutation
+    | ReferralMutation
+    | ReferralStepMutation
+    | StockEntryMutation
+    | ConsentMutation
+    | ConsentRevocationMutation
 )
 SyncChange = (
     PersonChange
@@ -125,6 +141,8 @@ SyncChange = (
     | StockLocationChange
     | StockEntryChange
     | StockThresholdChange
+    | ConsentChange
+    | ConsentRevocationChange
 )
 
 BASE_URL = os.environ.get("OUTPOST_URL", "http://127.0.0.1:8080")
@@ -307,7 +325,7 @@ def main() -> None:
     # kind's mutation with typed fields: a person, a contact with two kit
     # lines, an overdose, a referral for the person and a step moving it to
     # `sent`.
-    person_id, contact_id, incident_id, referral_id, step_id, stock_id = (uuid7() for _ in range(6))
+    person_id, contact_id, incident_id, referral_id, step_id, stock_id, consent_id = (uuid7() for _ in range(7))
     batch: list[MutationIn] = [
         PersonMutation(
             mutation_id=uuid7(),
@@ -374,13 +392,25 @@ def main() -> None:
                 supplier="Van restock",
             ),
         ),
+        ConsentMutation(
+            mutation_id=uuid7(),
+            entity=ConsentMutationEntity.CONSENT,
+            id=consent_id,
+            op=ConsentMutationOp.CREATE,
+            fields=CreateConsentFields(
+                person_id=person_id,
+                purposes=[ConsentPurpose.DIRECT_CARE],
+                how=ConsentMethod.VERBAL,
+                occurred_at=minutes_ago(40),
+            ),
+        ),
     ]
     results = phone.push(batch)
     for r in results:
         check(r.status == MutationStatus.APPLIED and r.version == 1, f"applied at version 1: {r.to_dict()}")
     kinds = [r.entity.value for r in results]
     check(
-        kinds == ["person", "contact", "incident", "referral", "referral_step", "stock_entry"],
+        kinds == ["person", "contact", "incident", "referral", "referral_step", "stock_entry", "consent"],
         f"results in push order: {kinds}",
     )
 
@@ -393,6 +423,7 @@ def main() -> None:
         ("referral", referral_id),
         ("referral_step", step_id),
         ("stock_entry", stock_id),
+        ("consent", consent_id),
     ]:
         check(
             any(c.entity.value == entity and c.id == record_id and c.op == ChangeOp.UPSERT for c in pulled),

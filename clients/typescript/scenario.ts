@@ -182,6 +182,7 @@ async function main(): Promise<void> {
   const referralId = uuidv7();
   const stepId = uuidv7();
   const stockEntryId = uuidv7();
+  const consentId = uuidv7();
   const batch: MutationIn[] = [
     {
       mutation_id: uuidv7(),
@@ -246,6 +247,18 @@ async function main(): Promise<void> {
         supplier: "Van restock",
       },
     },
+    {
+      mutation_id: uuidv7(),
+      entity: "consent",
+      id: consentId,
+      op: "create",
+      fields: {
+        person_id: personId,
+        purposes: ["direct_care"],
+        how: "verbal",
+        occurred_at: minutesAgo(40),
+      },
+    },
   ];
   const pushed = await phone.push(batch);
   for (const r of pushed) {
@@ -253,7 +266,7 @@ async function main(): Promise<void> {
   }
   const kinds = pushed.map((r) => r.entity).join(",");
   check(
-    kinds === "person,contact,incident,referral,referral_step,stock_entry",
+    kinds === "person,contact,incident,referral,referral_step,stock_entry,consent",
     `results in push order: ${kinds}`,
   );
 
@@ -266,6 +279,7 @@ async function main(): Promise<void> {
     ["referral", referralId],
     ["referral_step", stepId],
     ["stock_entry", stockEntryId],
+    ["consent", consentId],
   ];
   for (const [entity, id] of expected) {
     check(

@@ -5,6 +5,8 @@
 
 pub mod api_key;
 pub mod audit_event;
+pub mod consent;
+pub mod consent_revocation;
 pub mod contact;
 pub mod device;
 pub mod incident;

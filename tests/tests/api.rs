@@ -7,6 +7,7 @@ mod api {
     mod auth;
     mod closed_bodies;
     mod conformance;
+    mod consent;
     mod consistency;
     mod cursor_fuzz;
     mod drift;

@@ -57,6 +57,9 @@ use poem_openapi::{
 
 use super::input::NO_NUL;
 use crate::records::{
+    consent::{
+        CreateConsent, CreateConsentFields, CreateConsentRevocation, CreateConsentRevocationFields,
+    },
     contact::{
         CreateContact, CreateContactFields, KitLineInput, NaloxoneSupplyInput, SubstanceInput,
     },
@@ -123,6 +126,10 @@ const CLOSED: &[fn() -> Cow<'static, str>] = &[
     <CreateReferralStepFields as Type>::name,
     <CreateStockEntry as Type>::name,
     <CreateStockEntryFields as Type>::name,
+    <CreateConsent as Type>::name,
+    <CreateConsentFields as Type>::name,
+    <CreateConsentRevocation as Type>::name,
+    <CreateConsentRevocationFields as Type>::name,
     <super::stock::CreateStockLocation as Type>::name,
     <super::stock::UpdateStockLocation as Type>::name,
     <super::stock::CreateStockThreshold as Type>::name,

@@ -27,6 +27,12 @@ pub const STEP_ID: &str = "0193b6a0-0000-7000-8000-000000000005";
 /// The example stock entry's id.
 pub const STOCK_ENTRY_ID: &str = "0193b6a0-0000-7000-8000-000000000006";
 
+/// The example consent's id.
+pub const CONSENT_ID: &str = "0193b6a0-0000-7000-8000-000000000007";
+
+/// The example revocation's id.
+pub const REVOCATION_ID: &str = "0193b6a0-0000-7000-8000-000000000008";
+
 /// The example of the request body schema `name`, if it has one.
 pub fn request_example(name: &str) -> Option<Value> {
     Some(match name {
@@ -166,9 +172,32 @@ pub fn request_example(name: &str) -> Option<Value> {
             "batch": "NX2291",
             "expires_on": "2028-06-30",
         }),
+        "CreateConsent" => json!({
+            "id": CONSENT_ID,
+            "person_id": PERSON_ID,
+            "purposes": ["direct_care", "identifiable_returns"],
+            "how": "verbal",
+            "occurred_at": "2026-12-02T08:50:00Z",
+            "expires_at": "2027-12-02T08:50:00Z",
+            "note": "Explained what the returns hold and who sees them",
+        }),
+        "CreateConsentRevocation" => json!({
+            "id": REVOCATION_ID,
+            "how": "verbal",
+            "occurred_at": "2026-12-02T10:15:00Z",
+            "note": "No longer wants to be counted by name",
+        }),
         "PushRequest" => {
-            let kinds =
-                ["person", "contact", "incident", "referral", "referral_step", "stock_entry"];
+            let kinds = [
+                "person",
+                "contact",
+                "incident",
+                "referral",
+                "referral_step",
+                "stock_entry",
+                "consent",
+                "consent_revocation",
+            ];
             json!({ "mutations": kinds.into_iter().filter_map(pushed).collect::<Vec<_>>() })
         }
         "PersonMutation" => pushed("person")?,
@@ -177,6 +206,8 @@ pub fn request_example(name: &str) -> Option<Value> {
         "ReferralMutation" => pushed("referral")?,
         "ReferralStepMutation" => pushed("referral_step")?,
         "StockEntryMutation" => pushed("stock_entry")?,
+        "ConsentMutation" => pushed("consent")?,
+        "ConsentRevocationMutation" => pushed("consent_revocation")?,
         "ResolveConflict" => json!({ "resolution": "keep_theirs" }),
         _ => return None,
     })
@@ -257,6 +288,25 @@ fn pushed(kind: &str) -> Option<Value> {
                 "item_code": "foil",
                 "quantity": 50,
                 "supplier": "Van restock",
+            }),
+        ),
+        "consent" => (
+            7,
+            "0193b6a0-0000-7000-8000-000000000017",
+            json!({
+                "person_id": PERSON,
+                "purposes": ["direct_care"],
+                "how": "verbal",
+                "occurred_at": "2026-12-01T22:41:00Z",
+            }),
+        ),
+        "consent_revocation" => (
+            8,
+            "0193b6a0-0000-7000-8000-000000000018",
+            json!({
+                "consent_id": "0193b6a0-0000-7000-8000-000000000017",
+                "how": "verbal",
+                "occurred_at": "2026-12-02T09:00:00Z",
             }),
         ),
         _ => return None,

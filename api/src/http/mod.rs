@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod client_ready;
 pub mod connection;
+pub mod consents;
 pub mod contacts;
 pub mod declared;
 pub mod devices;
@@ -119,6 +120,7 @@ pub type RecordApis = (
     incidents::IncidentsApi,
     referrals::ReferralsApi,
     referral_oversight::ReferralOversightApi,
+    consents::ConsentsApi,
     stock::StockApi,
     sync::SyncApi,
 );

@@ -25,6 +25,9 @@ use uuid::Uuid;
 
 use crate::{
     records::{
+        consent::{
+            ConsentRevocationView, ConsentView, CreateConsentFields, CreateConsentRevocationFields,
+        },
         contact::{ContactView, CreateContactFields},
         incident::{CreateIncidentFields, IncidentView},
         person::{CreatePersonFields, PersonView, UpdatePerson},
@@ -142,6 +145,22 @@ pub const PUSHED: &[Pushed] = &[
         update: None,
         occurred_at: true,
     },
+    Pushed {
+        entity: EntityKind::Consent,
+        member: "ConsentMutation",
+        ops: &[MutationOp::Create],
+        create: Schema::of::<CreateConsentFields>(),
+        update: None,
+        occurred_at: true,
+    },
+    Pushed {
+        entity: EntityKind::ConsentRevocation,
+        member: "ConsentRevocationMutation",
+        ops: &[MutationOp::Create],
+        create: Schema::of::<CreateConsentRevocationFields>(),
+        update: None,
+        occurred_at: true,
+    },
 ];
 
 /// One kind in the pull feed, and the view its changes carry.
@@ -177,6 +196,8 @@ pub const PULLED: &[Pulled] = &[
     pulled::<StockLocationView>(EntityKind::StockLocation, "StockLocationChange"),
     pulled::<StockEntryView>(EntityKind::StockEntry, "StockEntryChange"),
     pulled::<StockThresholdView>(EntityKind::StockThreshold, "StockThresholdChange"),
+    pulled::<ConsentView>(EntityKind::Consent, "ConsentChange"),
+    pulled::<ConsentRevocationView>(EntityKind::ConsentRevocation, "ConsentRevocationChange"),
 ];
 
 /// `{type: string, enum: [value]}`: a member's discriminator.

@@ -38,6 +38,8 @@
 //!   when the contact is deleted; and the ledger's references stay in their
 //!   organisation.
 
+mod referrals;
+
 use std::{
     collections::{BTreeMap, HashSet},
     fmt,
@@ -150,6 +152,13 @@ const SYNCED: &[Synced] = &[
         deleted_at: "NULL",
     },
     Synced { entity: "stock_entry", table: "stock_entries", version: "1", deleted_at: "NULL" },
+    Synced { entity: "consent", table: "consents", version: "r.version", deleted_at: "NULL" },
+    Synced {
+        entity: "consent_revocation",
+        table: "consent_revocations",
+        version: "1",
+        deleted_at: "NULL",
+    },
 ];
 
 /// The tables that, on Postgres, have no foreign key to `organisations`.
@@ -194,6 +203,10 @@ const SAME_ORG_REFERENCES: &[(&str, &str, &str, &str)] = &[
     ("stock_entries", "device_id", "devices", "stock entry's device"),
     ("devices", "stock_location_id", "stock_locations", "device's bag"),
     ("incidents", "device_id", "devices", "incident's device"),
+    ("consents", "person_id", "persons", "consent's person"),
+    ("consents", "recorded_by", "users", "consent's recorder"),
+    ("consent_revocations", "consent_id", "consents", "revocation's consent"),
+    ("consent_revocations", "person_id", "persons", "revocation's person"),
 ];
 
 /// Runs every check against `db` (SQLite or Postgres). Read-only.
@@ -205,6 +218,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<Report, DbErr> {
     mutation_log(db, &mut report).await?;
     substance_names(db, &mut report).await?;
     stock(db, &mut report).await?;
+    referrals::check(db, &mut report).await?;
     Ok(report)
 }
 

@@ -109,6 +109,18 @@ pub trait SyncRecord: Send + Sync + 'static {
         Map::new()
     }
 
+    /// The rules an update's checked `changes` must meet against the stored
+    /// record, beyond each field's own (a referral already sent changes
+    /// partner only under consent). By default none.
+    fn check_update<C: ConnectionTrait>(
+        _db: &C,
+        _ctx: &BatchContext,
+        _current: &Model<Self>,
+        _changes: &Map<String, Value>,
+    ) -> impl Future<Output = Result<(), ApplyError>> + Send {
+        std::future::ready(Ok(()))
+    }
+
     /// What else deleting one does, after its tombstone is written (its
     /// dependants' bookkeeping).
     fn deleted<C: ConnectionTrait>(
@@ -233,6 +245,14 @@ macro_rules! with_record {
             }
             $crate::sync::EntityKind::StockEntry => {
                 type $R = $crate::records::stock_entry::StockEntry;
+                $body
+            }
+            $crate::sync::EntityKind::Consent => {
+                type $R = $crate::records::consent::Consent;
+                $body
+            }
+            $crate::sync::EntityKind::ConsentRevocation => {
+                type $R = $crate::records::consent::ConsentRevocation;
                 $body
             }
             $crate::sync::EntityKind::Conflict

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod bulk;
 pub mod checks;
+pub mod consent;
 pub mod contact;
 pub mod context;
 pub mod declare;

@@ -49,6 +49,9 @@ pub enum RejectionCode {
     /// A referral step that may not follow the referral's status (`closed`
     /// then `sent`); the detail names both.
     IllegalStep,
+    /// A referral sent to a partner service without the person's consent to
+    /// sharing with it at that moment.
+    ConsentRequired,
 }
 
 impl RejectionCode {
@@ -72,6 +75,7 @@ impl RejectionCode {
             Self::MutationIdReused => "mutation_id_reused",
             Self::VersionMismatch => "version_mismatch",
             Self::IllegalStep => "illegal_step",
+            Self::ConsentRequired => "consent_required",
         }
     }
 
@@ -79,7 +83,9 @@ impl RejectionCode {
     pub fn status(self) -> StatusCode {
         match self {
             Self::Forbidden | Self::FieldForbidden => StatusCode::FORBIDDEN,
-            Self::IdTaken | Self::MutationIdReused | Self::IllegalStep => StatusCode::CONFLICT,
+            Self::IdTaken | Self::MutationIdReused | Self::IllegalStep | Self::ConsentRequired => {
+                StatusCode::CONFLICT
+            }
             Self::UnknownRecord => StatusCode::NOT_FOUND,
             Self::RecordDeleted => StatusCode::GONE,
             Self::VersionMismatch => StatusCode::PRECONDITION_FAILED,

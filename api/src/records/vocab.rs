@@ -328,6 +328,31 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// What a person's consent is for.
+    ConsentPurpose {
+        /// Their care by the organisation that records it.
+        DirectCare,
+        /// Sharing their details with the partner services named, for a
+        /// referral.
+        ReferralSharing,
+        /// Identifiable data in returns to commissioners.
+        IdentifiableReturns,
+    }
+);
+
+vocabulary!(
+    /// How consent was given or revoked.
+    ConsentMethod {
+        /// Said aloud to the worker recording it.
+        Verbal,
+        /// Signed on paper.
+        Written,
+        /// Given on a screen (a form, the device).
+        Electronic,
+    }
+);
+
+vocabulary!(
     /// How a closed referral ended, as the referral funnel counts it.
     ReferralOutcome {
         /// The person started with the service.

@@ -139,6 +139,14 @@ pub async fn resolve(
                 detail: "the record was deleted; only keep_theirs can close this conflict".into(),
             });
         }
+        record.check_update(&txn, &ctx, &checked).await.map_err(|err| match err {
+            crate::records::rejection::ApplyError::Rejected(r) => ServiceError::ConflictOn {
+                code: r.code.as_str(),
+                field: "values",
+                detail: r.detail,
+            },
+            crate::records::rejection::ApplyError::Db(db) => ServiceError::Db(db),
+        })?;
         record.write(&txn, actor, &mut w, &checked).await?;
     }
     let now = Utc::now();

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod audit_query;
 pub mod conflicts;
+pub mod consents;
 pub mod devices;
 pub mod login;
 pub mod organisations;

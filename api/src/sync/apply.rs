@@ -154,6 +154,7 @@ async fn update<R: SyncRecord, C: ConnectionTrait>(
     let version = if plan.apply.is_empty() {
         record.version
     } else {
+        record.check_update(db, ctx, &plan.apply).await?;
         record.write(db, &ctx.actor, w, &plan.apply).await?
     };
     if plan.conflicts.is_empty() {

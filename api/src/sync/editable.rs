@@ -117,6 +117,20 @@ impl EditableRecord {
             .and_then(|r| serde_json::from_str(&r.snapshot).ok()))
     }
 
+    /// Checks `changes` against the stored record by its kind's rules
+    /// ([`SyncRecord::check_update`]).
+    pub async fn check_update<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        ctx: &crate::records::context::BatchContext,
+        changes: &Map<String, Value>,
+    ) -> Result<(), crate::records::rejection::ApplyError> {
+        crate::with_record!(self.kind, R => match self.row.downcast_ref::<Model<R>>() {
+            Some(current) => R::check_update(db, ctx, current, changes).await,
+            None => Ok(()),
+        }, else Ok(()))
+    }
+
     /// Writes `changes` as the next version, with its revision and feed
     /// entry, and returns that version.
     pub async fn write<C: ConnectionTrait>(

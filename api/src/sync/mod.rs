@@ -68,11 +68,15 @@ pub enum EntityKind {
     /// A low-stock threshold of a location and item, with whether on-hand
     /// is under it.
     StockThreshold,
+    /// A person's consent.
+    Consent,
+    /// The revocation of a person's consent.
+    ConsentRevocation,
 }
 
 impl EntityKind {
     /// Every kind.
-    pub const ALL: [EntityKind; 13] = [
+    pub const ALL: [EntityKind; 15] = [
         EntityKind::Person,
         EntityKind::Contact,
         EntityKind::Incident,
@@ -86,6 +90,8 @@ impl EntityKind {
         EntityKind::StockLocation,
         EntityKind::StockEntry,
         EntityKind::StockThreshold,
+        EntityKind::Consent,
+        EntityKind::ConsentRevocation,
     ];
 
     /// The stored (and wire) name.
@@ -104,6 +110,8 @@ impl EntityKind {
             EntityKind::StockLocation => "stock_location",
             EntityKind::StockEntry => "stock_entry",
             EntityKind::StockThreshold => "stock_threshold",
+            EntityKind::Consent => "consent",
+            EntityKind::ConsentRevocation => "consent_revocation",
         }
     }
 }

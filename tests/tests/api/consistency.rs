@@ -64,6 +64,15 @@ async fn record_a_night(app: &TestApp) {
         json!({ "referral_id": sent, "status": "sent", "occurred_at": "2026-11-21T03:10:00Z" }),
     );
     let withdrawn = phone.create("referral", referral);
+    let consent = phone.create(
+        "consent",
+        json!({ "person_id": person, "purposes": ["direct_care"], "how": "verbal",
+                "occurred_at": "2026-11-21T02:50:00Z" }),
+    );
+    phone.create(
+        "consent_revocation",
+        json!({ "consent_id": consent, "how": "verbal", "occurred_at": "2026-11-21T03:20:00Z" }),
+    );
     for r in phone.push(app).await {
         assert_eq!(r["status"], "applied", "{r}");
     }
@@ -158,6 +167,13 @@ async fn every_check_fails_when_its_rule_is_broken() {
 
     // (statement, values, the checks it must break)
     let corruptions: Vec<(&str, Vec<Value>, &[&str])> = vec![
+        (
+            "UPDATE referrals SET status = 'closed' WHERE status = 'sent'",
+            vec![],
+            &["referrals.status_follows_steps"],
+        ),
+        ("UPDATE referral_steps SET flag = 'made up'", vec![], &["referrals.steps_flagged"]),
+        ("UPDATE consents SET revoked_at = NULL", vec![], &["consents.revoked_at_earliest"]),
         ("UPDATE kit_lines SET organisation_id = ?", vec![o()], &["tenancy.kit_lines.contact_id"]),
         (
             "UPDATE referral_steps SET organisation_id = ?",
@@ -168,6 +184,27 @@ async fn every_check_fails_when_its_rule_is_broken() {
                 "feed.live_record_entry.referral_step",
                 "feed.entry_record.referral_step",
             ],
+        ),
+        (
+            "UPDATE consents SET organisation_id = ?",
+            vec![o()],
+            &[
+                "tenancy.consents.person_id",
+                "tenancy.consents.recorded_by",
+                "tenancy.consent_revocations.consent_id",
+                "feed.live_record_entry.consent",
+                "feed.entry_record.consent",
+            ],
+        ),
+        (
+            "UPDATE consent_revocations SET person_id = ?",
+            vec![s()],
+            &["tenancy.consent_revocations.person_id"],
+        ),
+        (
+            "UPDATE consent_revocations SET organisation_id = ?",
+            vec![o()],
+            &["feed.live_record_entry.consent_revocation", "feed.entry_record.consent_revocation"],
         ),
         ("UPDATE contacts SET site_id = ?", vec![s()], &["tenancy.contacts.site_id"]),
         ("UPDATE incidents SET site_id = ?", vec![s()], &["tenancy.incidents.site_id"]),

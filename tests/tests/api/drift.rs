@@ -96,6 +96,8 @@ fn entities() -> Vec<EntityShape> {
         person,
         record_revision,
         referral,
+        consent,
+        consent_revocation,
         referral_deadline,
         referral_step,
         session,

@@ -92,6 +92,8 @@ const CLASSIFICATION: &[(&str, Placement)] = &[
     ("referrals", PerOrganisation),
     ("referral_steps", PerOrganisation),
     ("referral_deadlines", PerOrganisation),
+    ("consents", PerOrganisation),
+    ("consent_revocations", PerOrganisation),
     // Reference data in the product's sense (catalogues a device validates
     // against), but each organisation edits its own: sharded, not shared.
     ("kit_items", PerOrganisation),
@@ -247,6 +249,8 @@ const EXCEPTIONS: &[Exception] = &[
         "points at persons by `person_id` alone; step 1 makes it (organisation_id, person_id)",
     ),
     except("referral_steps", Key(&["id"]), RECORD_ID),
+    except("consents", Key(&["id"]), RECORD_ID),
+    except("consent_revocations", Key(&["id"]), RECORD_ID),
     except(
         "referral_steps",
         ForeignKey(&["referral_id"], "referrals"),

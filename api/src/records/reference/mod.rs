@@ -101,6 +101,8 @@ pub async fn render<C: ConnectionTrait>(
             EntityKind::Person
             | EntityKind::Contact
             | EntityKind::StockEntry
+            | EntityKind::Consent
+            | EntityKind::ConsentRevocation
             | EntityKind::Incident
             | EntityKind::Referral
             | EntityKind::ReferralStep

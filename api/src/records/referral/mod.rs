@@ -147,6 +147,37 @@ fn referral_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, 
     }
 }
 
+/// A referral goes to a partner service only with the person's consent to
+/// sharing with that service, in force at the moment it is sent (`at`),
+/// and `consent_to_share` set. A referral naming no partner service shares
+/// nothing through Outpost. `field`: where a refusal points.
+async fn may_send<C: ConnectionTrait>(
+    db: &C,
+    referral: &referral::Model,
+    partner_service_id: Option<Uuid>,
+    at: DateTime<Utc>,
+    field: Option<&str>,
+) -> Result<(), ApplyError> {
+    let Some(partner) = partner_service_id else { return Ok(()) };
+    let refused = |detail: String| {
+        ApplyError::Rejected(Rejection::new(RejectionCode::ConsentRequired, field, detail))
+    };
+    if !referral.consent_to_share {
+        return Err(refused(
+            "`consent_to_share` is false: a referral is sent to a partner only with consent".into(),
+        ));
+    }
+    let org = referral.organisation_id;
+    if !crate::records::consent::covers(db, org, referral.person_id, partner, at).await? {
+        return Err(refused(format!(
+            "the person had not consented, at {}, to sharing with this partner service for a \
+             referral: record their consent (purpose `referral_sharing`, naming the service) first",
+            at.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )));
+    }
+    Ok(())
+}
+
 /// Referrals: editable and merged field by field, placed at a site, their
 /// status moved by appended steps.
 pub struct Referral;
@@ -184,6 +215,7 @@ impl SyncRecord for Referral {
         let versions = editable.keys().map(|k| (k.clone(), 1i64)).collect::<BTreeMap<_, _>>();
         let mut row: referral::ActiveModel = row::recorded(id, actor, now, SPECS, &all)?;
         row.field_versions = Set(serde_json::to_string(&versions).unwrap_or_default());
+        row.overdue_at = Set(None);
         let occurred_at = row.occurred_at.clone().unwrap();
         let first_step = referral_step::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -219,6 +251,13 @@ impl SyncRecord for Referral {
         }]);
         let urgency = row.urgency.clone().unwrap();
         settle::Derived::of(db, (actor.organisation_id, &urgency), &walked).await?.set(&mut row);
+        if status == ReferralStatus::Sent {
+            // Consents recorded earlier in the batch are stored first.
+            w.flush_records(db).await?;
+            let model = row.clone().try_into_model()?;
+            may_send(db, &model, model.partner_service_id, occurred_at, Some("partner_service_id"))
+                .await?;
+        }
         let site = uuid_of(&all, "site_id");
         let step_id = first_step.id.clone().unwrap();
         w.insert(EntityKind::Referral, [row]);
@@ -230,6 +269,26 @@ impl SyncRecord for Referral {
         );
         ctx.referrals.insert(id);
         Ok(())
+    }
+
+    /// A referral already sent moves to another partner service only under
+    /// the person's consent to sharing with that one, now.
+    async fn check_update<C: ConnectionTrait>(
+        db: &C,
+        ctx: &BatchContext,
+        current: &referral::Model,
+        changes: &Map<String, Value>,
+    ) -> Result<(), ApplyError> {
+        let Some(partner) = changes.get("partner_service_id") else { return Ok(()) };
+        let partner = partner.as_str().and_then(|s| Uuid::parse_str(s).ok());
+        if current.sent_at.is_none() || partner.is_none() || partner == current.partner_service_id {
+            return Ok(());
+        }
+        let mut after = current.clone();
+        if let Some(consent) = changes.get("consent_to_share").and_then(Value::as_bool) {
+            after.consent_to_share = consent;
+        }
+        may_send(db, &after, partner, ctx.now, Some("partner_service_id")).await
     }
 
     async fn deleted<C: ConnectionTrait>(
@@ -341,6 +400,10 @@ impl SyncRecord for ReferralStep {
                 format!("{refusal} (the referral's status {at})"),
             )
             .into());
+        }
+        if status == ReferralStatus::Sent {
+            let at = steps[place].occurred_at;
+            may_send(db, &current, current.partner_service_id, at, None).await?;
         }
         step.insert(db).await?;
         let (site, owner) = (current.site_id, current.recorded_by);
