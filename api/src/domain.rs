@@ -95,6 +95,10 @@ pub enum Permission {
     /// See overdue referrals and the steps the server flagged (managers and
     /// admins).
     OverseeReferrals,
+    /// Handle the referrals partner organisations send to this one: read
+    /// them (as far as the person's consent allows) and record their steps
+    /// (admins, managers, workers).
+    HandleReferralInbox,
 }
 
 impl Role {
@@ -115,8 +119,12 @@ impl Role {
                     | WriteRecords
                     | ManageStock
                     | OverseeReferrals
+                    | HandleReferralInbox
             ),
-            Role::Worker => matches!(permission, ReadDirectory | ReadRecords | WriteRecords),
+            Role::Worker => matches!(
+                permission,
+                ReadDirectory | ReadRecords | WriteRecords | HandleReferralInbox
+            ),
             Role::Viewer => matches!(permission, ReadDirectory | ReadRecords),
         }
     }

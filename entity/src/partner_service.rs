@@ -16,6 +16,9 @@ pub struct Model {
     pub opening_hours: Option<String>,
     /// The broad area it serves.
     pub area: Option<String>,
+    /// The organisation on Outpost this service is (its inbox receives
+    /// the referrals sent to it), linked with a code its admin gave.
+    pub linked_organisation_id: Option<Uuid>,
     pub version: i64,
     pub archived_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,

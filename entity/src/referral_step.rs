@@ -25,6 +25,10 @@ pub struct Model {
     pub flag: Option<String>,
     /// 1, then one more each time the server changes `flag`.
     pub version: i64,
+    /// The partner organisation whose staff recorded it, from its inbox.
+    pub partner_organisation_id: Option<Uuid>,
+    /// The partner's staff member who recorded it.
+    pub partner_user_id: Option<Uuid>,
     pub recorded_by: Option<Uuid>,
     pub device_id: Option<Uuid>,
     pub created_at: ChronoDateTimeUtc,

@@ -13,6 +13,7 @@ mod api {
     mod drift;
     mod errors;
     mod examples;
+    mod inbox;
     mod naloxone;
     mod plans;
     mod reads;

@@ -136,6 +136,7 @@ const CLOSED: &[fn() -> Cow<'static, str>] = &[
     <super::devices::SetDeviceStockLocation as Type>::name,
     <super::stock::UpdateStockThreshold as Type>::name,
     <super::referral_oversight::SetReferralDeadline as Type>::name,
+    <super::inbox::LinkPartnerService as Type>::name,
 ];
 
 /// The type of the [`closed`] marker; no schema has it.

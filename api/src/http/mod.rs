@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod declared;
 pub mod devices;
 pub mod examples;
+pub mod inbox;
 pub mod incidents;
 pub mod input;
 pub mod json_body;
@@ -52,7 +53,8 @@ pub enum ApiTags {
     Sync,
     /// Field records: people, contacts, incidents, referrals.
     Records,
-    /// Referrals beyond the record: overdue ones, flagged steps, deadlines.
+    /// Referrals beyond the record: overdue ones, flagged steps, deadlines,
+    /// the partner inbox and the links that feed it.
     Referrals,
     /// Reference data: kit catalogue, substances, partner services.
     Reference,
@@ -121,6 +123,7 @@ pub type RecordApis = (
     referrals::ReferralsApi,
     referral_oversight::ReferralOversightApi,
     consents::ConsentsApi,
+    inbox::InboxApi,
     stock::StockApi,
     sync::SyncApi,
 );

@@ -227,9 +227,7 @@ fn one(
     base_version: Option<i64>,
     fields: Map<String, Value>,
 ) -> Mutation {
-    // An edit must start from the version `If-Match` names.
-    let exact_base = op == MutationOp::Update;
-    Mutation { mutation_id: Uuid::now_v7(), entity, id, op, base_version, exact_base, fields }
+    Mutation { mutation_id: Uuid::now_v7(), entity, id, op, base_version, online: true, fields }
 }
 
 /// The problem for an engine refusal: the engine's code, with the status

@@ -38,7 +38,7 @@ use crate::{
         },
         referral::{
             CreateReferralFields, CreateReferralStepFields, ReferralStepView, ReferralView,
-            UpdateReferral,
+            UpdateReferral, inbox::InboxReferralView,
         },
         rejection::{Rejection, RejectionCode},
         stock_entry::{CreateStockEntryFields, StockEntryView},
@@ -198,6 +198,7 @@ pub const PULLED: &[Pulled] = &[
     pulled::<StockThresholdView>(EntityKind::StockThreshold, "StockThresholdChange"),
     pulled::<ConsentView>(EntityKind::Consent, "ConsentChange"),
     pulled::<ConsentRevocationView>(EntityKind::ConsentRevocation, "ConsentRevocationChange"),
+    pulled::<InboxReferralView>(EntityKind::InboxReferral, "InboxReferralChange"),
 ];
 
 /// `{type: string, enum: [value]}`: a member's discriminator.
@@ -300,7 +301,7 @@ impl MutationIn {
             id: self.id,
             op: self.op,
             base_version: self.base_version,
-            exact_base: false,
+            online: false,
             fields: Map::new(),
         };
         let Some(schema) = schema else { return Ok(mutation) };

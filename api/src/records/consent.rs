@@ -183,7 +183,7 @@ impl SyncRecord for Consent {
     }
 
     async fn create<C: ConnectionTrait>(
-        _db: &C,
+        db: &C,
         ctx: &mut BatchContext,
         w: &mut BatchWriter,
         id: Uuid,
@@ -203,8 +203,14 @@ impl SyncRecord for Consent {
             ..Default::default()
         };
         row::set_fields(&mut row, SPECS, &all)?;
+        let person = row.person_id.clone().unwrap();
         w.insert(EntityKind::Consent, [row]);
         w.change(FeedEntry::upsert(EntityKind::Consent, id, 1));
+        // Referrals already sent may now reach their partner.
+        w.flush_records(db).await?;
+        let org = actor.organisation_id;
+        let shared = super::referral::sharing::refresh_person(db, org, person, now).await?;
+        super::referral::route(w, org, shared);
         Ok(())
     }
 }
@@ -262,6 +268,7 @@ impl SyncRecord for ConsentRevocation {
         };
         row::set_fields(&mut row, REVOCATION_SPECS, &all)?;
         row.insert(db).await?;
+        let (org, person) = (actor.organisation_id, revoked.person_id);
         // Two revocations, from two phones: the earliest ends it.
         if revoked.revoked_at.is_none_or(|earlier| at < earlier) {
             let version = revoked.version + 1;
@@ -272,6 +279,9 @@ impl SyncRecord for ConsentRevocation {
             w.change(FeedEntry::upsert(EntityKind::Consent, consent_id, version));
         }
         w.change(FeedEntry::upsert(EntityKind::ConsentRevocation, id, 1));
+        // Partners lose at once what the consent let them see.
+        let ended = super::referral::sharing::refresh_person(db, org, person, now).await?;
+        super::referral::route(w, org, ended);
         Ok(())
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use outpost_entity::{device, incident, person, referral, site, stock_location, user};
+use outpost_entity::{
+    device, incident, person, referral, referral_share, site, stock_location, user,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -41,6 +43,12 @@ pub struct BatchContext {
     /// The active stock locations among those the batch names, with the
     /// site each belongs to.
     pub stock_locations: HashMap<Uuid, Uuid>,
+    /// Referrals other organisations sent to this one that the batch names
+    /// and the writer handles (its inbox), with the referrer.
+    pub inbox: HashMap<Uuid, Uuid>,
+    /// Whether the mutation being applied is a REST write
+    /// ([`crate::sync::mutation::Mutation::online`]).
+    pub online: bool,
     /// The server's time for this batch.
     pub now: DateTime<Utc>,
 }
@@ -116,7 +124,7 @@ impl BatchContext {
         let scope = actor.site_condition(referral::Column::SiteId, referral::Column::RecordedBy);
         let referrals = existing::<referral::Entity, C>(
             db,
-            referral_ids,
+            referral_ids.clone(),
             (referral::Column::Id, referral::Column::OrganisationId, org),
             Condition::all().add(referral::Column::DeletedAt.is_null()).add(scope),
         )
@@ -143,7 +151,24 @@ impl BatchContext {
             Condition::all().add(incident::Column::DeletedAt.is_null()).add(scope),
         )
         .await?;
+        let unseen: Vec<Uuid> =
+            referral_ids.iter().filter(|id| !referrals.contains(*id)).copied().collect();
+        let inbox = if unseen.is_empty() || !crate::records::referral::inbox::handles_inbox(&actor)
+        {
+            HashMap::new()
+        } else {
+            referral_share::Entity::find()
+                .filter(referral_share::Column::OrganisationId.eq(org))
+                .filter(referral_share::Column::ReferralId.is_in(unseen))
+                .filter(referral_share::Column::EndedAt.is_null())
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|s| (s.referral_id, s.referrer_organisation_id))
+                .collect()
+        };
         Ok(Self {
+            inbox,
             catalogue: Catalogue::load(db, org).await?,
             stock_locations,
             incidents,
@@ -153,6 +178,7 @@ impl BatchContext {
             users,
             persons,
             referrals,
+            online: false,
             now: Utc::now(),
         })
     }

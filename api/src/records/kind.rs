@@ -121,6 +121,16 @@ pub trait SyncRecord: Send + Sync + 'static {
         std::future::ready(Ok(()))
     }
 
+    /// What else an edit does, once the new version is stored (a referral
+    /// shared with a partner is shared again).
+    fn updated<C: ConnectionTrait>(
+        _db: &C,
+        _w: &mut BatchWriter,
+        _saved: &Model<Self>,
+    ) -> impl Future<Output = Result<(), DbErr>> + Send {
+        std::future::ready(Ok(()))
+    }
+
     /// What else deleting one does, after its tombstone is written (its
     /// dependants' bookkeeping).
     fn deleted<C: ConnectionTrait>(
@@ -261,7 +271,8 @@ macro_rules! with_record {
             | $crate::sync::EntityKind::Substance
             | $crate::sync::EntityKind::PartnerService
             | $crate::sync::EntityKind::StockLocation
-            | $crate::sync::EntityKind::StockThreshold => $other,
+            | $crate::sync::EntityKind::StockThreshold
+            | $crate::sync::EntityKind::InboxReferral => $other,
         }
     };
 }

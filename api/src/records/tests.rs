@@ -6,7 +6,7 @@
 use crate::caller::Actor;
 use std::collections::HashSet;
 
-use outpost_entity::{contact, kit_line, person, referral, user};
+use outpost_entity::{contact, kit_line, person, referral, referral_step, user};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
 };
@@ -106,7 +106,7 @@ fn mutation(entity: EntityKind, id: Uuid, op: MutationOp, fields: Value) -> Muta
         id,
         op,
         base_version: None,
-        exact_base: false,
+        online: false,
         fields,
     }
 }
@@ -227,12 +227,18 @@ async fn a_referral_moves_by_its_steps_in_time_order_whatever_the_arrival() {
     assert_eq!((stored.status.as_str(), stored.urgency.as_str()), ("accepted", "routine"));
     assert_eq!(stored.seconds_to_acknowledgement, Some(3600), "the acknowledgement came first");
 
-    // A move that does not follow the status at its time is refused.
-    let backwards = step(Uuid::now_v7(), "sent", "2026-12-01T14:00:00Z");
+    // A device's move that does not follow the status at its time is kept,
+    // flagged, and moves nothing (REST refuses it: tests/api/referrals.rs).
+    let backwards_id = Uuid::now_v7();
+    let backwards = step(backwards_id, "sent", "2026-12-01T14:00:00Z");
     assert_eq!(
-        push(&db, &actor, &[backwards]).await[0].as_ref().unwrap_err(),
-        &RejectionCode::IllegalStep
+        push(&db, &actor, &[backwards]).await[0].as_ref().unwrap().status,
+        MutationStatus::Applied
     );
+    let kept = referral_step::Entity::find_by_id(backwards_id).one(&db).await.unwrap().unwrap();
+    assert_eq!(kept.flag.as_deref(), Some("`sent` cannot follow `accepted`"));
+    let stored = referral::Entity::find_by_id(referral_id).one(&db).await.unwrap().unwrap();
+    assert_eq!(stored.status, "accepted");
 
     let undo = mutation(EntityKind::ReferralStep, earlier, MutationOp::Delete, json!({}));
     assert_eq!(

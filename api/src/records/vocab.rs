@@ -337,6 +337,10 @@ vocabulary!(
         ReferralSharing,
         /// Identifiable data in returns to commissioners.
         IdentifiableReturns,
+        /// Showing the partner services named their identifiers (date of
+        /// birth, NHS number, CHAIN id) with a referral, beyond the alias,
+        /// initials, year of birth and risk flags a referral shares.
+        IdentifiableSharing,
     }
 );
 

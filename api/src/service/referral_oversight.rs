@@ -47,7 +47,7 @@ pub async fn overdue<C: ConnectionTrait>(
         .filter(Col::DeletedAt.is_null())
         .filter(actor.site_condition(Col::SiteId, Col::RecordedBy))
         .filter(Col::Status.eq(stored_name(&ReferralStatus::Sent)))
-        .filter(Col::RespondBy.lt(now))
+        .filter(Col::RespondBy.lte(now))
         .order_by_asc(Col::RespondBy)
         .order_by_asc(Col::Id)
         .limit(limit)
@@ -125,18 +125,27 @@ pub async fn set_deadline<C: ConnectionTrait>(
         ));
     }
     let key = (organisation_id, stored_name(&urgency));
-    let existing = referral_deadline::Entity::find_by_id(key.clone()).one(db).await?;
-    let row = referral_deadline::ActiveModel {
-        organisation_id: Set(key.0),
-        urgency: Set(key.1),
-        respond_within_minutes: Set(respond_within_minutes),
-        expire_after_minutes: Set(expire_after_minutes),
-        version: Set(existing.as_ref().map_or(1, |e| e.version + 1)),
-        updated_at: Set(Utc::now()),
-    };
-    let saved = match existing {
-        Some(_) => row.update(db).await?,
-        None => row.insert(db).await?,
+    // Two admins setting an urgency for the first time at once: the second
+    // insert loses the race and updates instead.
+    let mut attempt = 0;
+    let saved = loop {
+        attempt += 1;
+        let existing = referral_deadline::Entity::find_by_id(key.clone()).one(db).await?;
+        let row = referral_deadline::ActiveModel {
+            organisation_id: Set(key.0),
+            urgency: Set(key.1.clone()),
+            respond_within_minutes: Set(respond_within_minutes),
+            expire_after_minutes: Set(expire_after_minutes),
+            version: Set(existing.as_ref().map_or(1, |e| e.version + 1)),
+            updated_at: Set(Utc::now()),
+        };
+        match existing {
+            Some(_) => break row.update(db).await?,
+            None => match row.insert(db).await {
+                Err(err) if attempt < 3 && crate::db::is_lost_race(&err) => continue,
+                other => break other?,
+            },
+        }
     };
     let deadline = Deadline {
         respond_within: Duration::minutes(saved.respond_within_minutes),

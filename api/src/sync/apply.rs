@@ -71,6 +71,7 @@ async fn apply_to<R: SyncRecord, C: ConnectionTrait>(
         (MutationOp::Create, _) => {
             access::check_writable(&ctx.actor, m.entity, &m.fields, true)?;
             let fields = normalise(R::FIELDS, &m.fields, true, ctx)?;
+            ctx.online = m.online;
             R::create(db, ctx, w, m.id, fields).await?;
             created.insert((m.entity, m.id));
             Ok(MutationResult::new(m, MutationStatus::Applied, Some(1)))
@@ -125,7 +126,7 @@ async fn update<R: SyncRecord, C: ConnectionTrait>(
             "an update needs the version it started from",
         )));
     };
-    if m.exact_base && base_version != record.version {
+    if m.online && base_version != record.version {
         return Err(Rejection::new(
             RejectionCode::VersionMismatch,
             None,

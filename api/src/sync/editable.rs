@@ -169,6 +169,7 @@ impl EditableRecord {
         row::set(&mut active, "field_versions", sea_orm::Value::String(Some(versions)))?;
         row::set(&mut active, "updated_at", sea_orm::Value::ChronoDateTimeUtc(Some(now)))?;
         let saved = active.update(db).await?;
+        R::updated(db, w, &saved).await?;
         let mut entry = FeedEntry::upsert(R::KIND, id, version);
         if R::PLACED {
             let (site, owner) = kind::placement::<R>(&saved)?;

@@ -72,11 +72,14 @@ pub enum EntityKind {
     Consent,
     /// The revocation of a person's consent.
     ConsentRevocation,
+    /// A referral another organisation sent to this one, as its inbox
+    /// shows it (what the person's consent allows).
+    InboxReferral,
 }
 
 impl EntityKind {
     /// Every kind.
-    pub const ALL: [EntityKind; 15] = [
+    pub const ALL: [EntityKind; 16] = [
         EntityKind::Person,
         EntityKind::Contact,
         EntityKind::Incident,
@@ -92,6 +95,7 @@ impl EntityKind {
         EntityKind::StockThreshold,
         EntityKind::Consent,
         EntityKind::ConsentRevocation,
+        EntityKind::InboxReferral,
     ];
 
     /// The stored (and wire) name.
@@ -112,6 +116,7 @@ impl EntityKind {
             EntityKind::StockThreshold => "stock_threshold",
             EntityKind::Consent => "consent",
             EntityKind::ConsentRevocation => "consent_revocation",
+            EntityKind::InboxReferral => "inbox_referral",
         }
     }
 }

@@ -52,10 +52,13 @@ pub struct Mutation {
     pub op: MutationOp,
     /// For updates: the server version the device started from.
     pub base_version: Option<i64>,
-    /// Whether an update must start from the current version (a REST edit's
-    /// `If-Match`): a stale base is refused `version_mismatch` instead of
-    /// merged, as a device's is. Not part of the change's digest.
-    pub exact_base: bool,
+    /// A REST write: its caller acts on what it has just read, where a
+    /// device acts on what it held offline. So an update must start from
+    /// the current version (`If-Match`: a stale base is refused
+    /// `version_mismatch`, where a device's is merged), and a referral step
+    /// that does not follow is refused `illegal_step` (a device's is kept
+    /// and flagged). Not part of the change's digest.
+    pub online: bool,
     /// The fields set (creates) or changed (updates).
     pub fields: Map<String, Value>,
 }
@@ -238,7 +241,7 @@ mod tests {
             id: Uuid::nil(),
             op: MutationOp::Update,
             base_version: Some(4),
-            exact_base: false,
+            online: false,
             fields: fields.as_object().cloned().unwrap_or_default(),
         };
         let before = serde_json::json!([m.op, m.base_version, m.fields]).to_string();

@@ -59,6 +59,9 @@ pub async fn of_kind<C: ConnectionTrait>(
                 ConflictView::for_actor(m, actor).to_json().map(|v| (id, v))
             })
             .collect()),
+        EntityKind::InboxReferral => {
+            crate::records::referral::inbox::render_values(db, actor, ids).await
+        }
         _ => crate::records::reference::render(db, org, kind, ids).await,
     })
 }

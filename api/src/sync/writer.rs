@@ -55,6 +55,9 @@ pub struct BatchWriter {
     conflicts: Vec<sync_conflict::ActiveModel>,
     mutations: Vec<sync_mutation::ActiveModel>,
     feed: Vec<FeedEntry>,
+    /// Entries for other organisations' feeds (a partner's inbox, the
+    /// referrer's devices after a partner's step).
+    foreign_feed: BTreeMap<Uuid, Vec<FeedEntry>>,
     /// Stock movements waiting to be booked, and their organisation.
     stock: Vec<Movement>,
     stock_organisation: Option<Uuid>,
@@ -137,6 +140,11 @@ impl BatchWriter {
         self.feed.push(entry);
     }
 
+    /// Queues a feed entry for another organisation's feed.
+    pub fn change_in(&mut self, organisation_id: Uuid, entry: FeedEntry) {
+        self.foreign_feed.entry(organisation_id).or_default().push(entry);
+    }
+
     /// Remembers a mutation's result (and the digest of its change, see
     /// `Mutation::digest`), so a replay gets it back.
     pub fn remember(
@@ -201,6 +209,14 @@ impl BatchWriter {
             let crossed = ledger::thresholds_crossed(db, stock_organisation, now, keys).await?;
             self.feed.extend(crossed);
         }
-        feed::append(db, organisation_id, self.feed).await
+        // Each organisation's counter is locked until commit: always in
+        // id order, so two batches writing to the same two feeds never
+        // wait on each other crosswise.
+        let mut feeds = std::mem::take(&mut self.foreign_feed);
+        feeds.entry(organisation_id).or_default().extend(self.feed);
+        for (organisation_id, entries) in feeds {
+            feed::append(db, organisation_id, entries).await?;
+        }
+        Ok(())
     }
 }

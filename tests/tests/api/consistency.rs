@@ -174,6 +174,14 @@ async fn every_check_fails_when_its_rule_is_broken() {
         ),
         ("UPDATE referral_steps SET flag = 'made up'", vec![], &["referrals.steps_flagged"]),
         ("UPDATE consents SET revoked_at = NULL", vec![], &["consents.revoked_at_earliest"]),
+        (
+            // An inbox row for a referral that was never sent to its holder.
+            "INSERT INTO referral_shares (organisation_id, referral_id, referrer_organisation_id, \
+             partner_service_id, person_id, identifiable, version, shared_at) \
+             VALUES (?, ?, ?, ?, ?, false, 1, '2026-12-01T00:00:00+00:00')",
+            vec![o(), s(), o(), s(), s()],
+            &["sharing.live_shares_linked"],
+        ),
         ("UPDATE kit_lines SET organisation_id = ?", vec![o()], &["tenancy.kit_lines.contact_id"]),
         (
             "UPDATE referral_steps SET organisation_id = ?",

@@ -98,6 +98,8 @@ fn entities() -> Vec<EntityShape> {
         referral,
         consent,
         consent_revocation,
+        partner_link_code,
+        referral_share,
         referral_deadline,
         referral_step,
         session,

@@ -183,15 +183,20 @@ async fn the_issue_s_examples_are_refused_and_nobody_but_the_server_expires() {
         attended.assert_problem(409, "illegal_step")["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("`attended` cannot follow `draft`"), "{detail}");
 
-    // Through sync too: the mutation is rejected with the same code.
+    // From a phone, the same move is kept and flagged, never dropped: it
+    // acted on what it held offline. It moves nothing.
     let mut phone = Device::sign_in(&app, "worker1@demo.outpost.test").await;
     let mut fields = step_body("attended", made + Duration::hours(2));
     fields.as_object_mut().unwrap().remove("id");
     fields["referral_id"] = json!(fresh);
-    phone.create("referral_step", fields);
+    let kept = phone.create("referral_step", fields);
     let results = phone.push(&app).await;
-    assert_eq!(results[0]["status"], "rejected", "{results:?}");
-    assert_eq!(results[0]["problem"]["code"], "illegal_step", "{results:?}");
+    assert_eq!(results[0]["status"], "applied", "{results:?}");
+    phone.pull(&app).await;
+    let held = phone.record("referral_step", kept).unwrap();
+    assert_eq!(held["flag"], "`attended` cannot follow `draft`");
+    let view = app.get(&format!("/v1/referrals/{fresh}"), &worker).await;
+    assert_eq!(view.ok()["status"], "draft");
 
     let sent = draft(&app, &worker, made, "urgent").await;
     walk_to(&app, &worker, sent, made, &["sent"]).await;
@@ -268,6 +273,47 @@ async fn each_move_carries_what_it_needs_and_nothing_it_does_not() {
     assert_eq!(stored.status.as_u16(), 201, "{}", stored.text);
     assert_eq!(stored.body["outcome"], "engaged_with_service");
     assert_eq!(stored.body["flag"], Value::Null);
+}
+
+/// Two phones record steps offline on one referral; whichever syncs
+/// first, the server ends with the same steps, flags and status.
+#[tokio::test]
+async fn two_phones_steps_give_the_same_result_whichever_syncs_first() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let worker = app.login("worker1@demo.outpost.test").await;
+    let made = whole_seconds_now() - Duration::hours(3);
+    let mut outcomes = Vec::new();
+    for declined_first in [true, false] {
+        let referral = draft(&app, &worker, made, "routine").await;
+        walk_to(&app, &worker, referral, made, &["sent"]).await;
+        let mut a = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+        let mut b = Device::sign_in(&app, "manager@demo.outpost.test").await;
+        let recorded = |status: &str, minutes: i64| {
+            let mut fields = step_body(status, made + Duration::minutes(minutes));
+            fields.as_object_mut().unwrap().remove("id");
+            fields["referral_id"] = json!(referral);
+            fields
+        };
+        a.create("referral_step", recorded("declined", 63));
+        b.create("referral_step", recorded("accepted", 65));
+        let (first, second) = if declined_first { (&mut a, &mut b) } else { (&mut b, &mut a) };
+        assert_eq!(first.push(&app).await[0]["status"], "applied");
+        assert_eq!(second.push(&app).await[0]["status"], "applied");
+        let steps = app.get(&format!("/v1/referrals/{referral}/steps"), &worker).await;
+        let steps: Vec<(Value, Value)> = steps.ok()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["status"].clone(), s["flag"].clone()))
+            .collect();
+        let status =
+            app.get(&format!("/v1/referrals/{referral}"), &worker).await.ok()["status"].clone();
+        outcomes.push((steps, status));
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    assert_eq!(outcomes[0].1, "declined");
+    assert_eq!(outcomes[0].0[3], (json!("accepted"), json!("`accepted` cannot follow `declined`")));
 }
 
 #[tokio::test]
@@ -467,7 +513,7 @@ async fn overdue_referrals_are_listed_with_how_late_and_reach_the_referrer_s_dev
     app.get("/v1/referrals/overdue", &worker).await.assert_problem(403, "forbidden");
 
     let run = deadline_job::run(&app.state.db, app.state.clock.now()).await.unwrap();
-    assert_eq!(run, deadline_job::DeadlineRun { overdue: 1, expired: 0 });
+    assert_eq!(run, deadline_job::DeadlineRun { overdue: 1, ..Default::default() });
     phone.pull(&app).await;
     let held = phone.record("referral", waiting).unwrap();
     assert!(held["overdue_at"].is_string(), "the referrer's phone learns it is overdue: {held}");

@@ -94,6 +94,15 @@ const CLASSIFICATION: &[(&str, Placement)] = &[
     ("referral_deadlines", PerOrganisation),
     ("consents", PerOrganisation),
     ("consent_revocations", PerOrganisation),
+    (
+        "partner_link_codes",
+        Reference(
+            "a code is looked up before anyone knows whose it is (the linking organisation \
+             types what the partner gave it), so its hash is unique across tenants; few, \
+             short-lived rows",
+        ),
+    ),
+    ("referral_shares", PerOrganisation),
     // Reference data in the product's sense (catalogues a device validates
     // against), but each organisation edits its own: sharded, not shared.
     ("kit_items", PerOrganisation),

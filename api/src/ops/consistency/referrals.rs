@@ -97,5 +97,19 @@ pub(super) async fn check(db: &DatabaseConnection, report: &mut Report) -> Resul
         "a consent's revoked_at is its earliest revocation's time, and none without one",
         n,
     );
+    let n = count(
+        db,
+        "SELECT COUNT(*) AS n FROM referral_shares s WHERE s.ended_at IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM referrals r JOIN partner_services p ON p.id = r.partner_service_id \
+         AND p.organisation_id = r.organisation_id WHERE r.id = s.referral_id \
+         AND r.organisation_id = s.referrer_organisation_id AND r.deleted_at IS NULL \
+         AND p.linked_organisation_id = s.organisation_id)",
+    )
+    .await?;
+    report.push(
+        "sharing.live_shares_linked",
+        "a partner's inbox holds only live referrals sent to a service linked to it",
+        n,
+    );
     Ok(())
 }

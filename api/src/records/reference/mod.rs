@@ -103,6 +103,7 @@ pub async fn render<C: ConnectionTrait>(
             | EntityKind::StockEntry
             | EntityKind::Consent
             | EntityKind::ConsentRevocation
+            | EntityKind::InboxReferral
             | EntityKind::Incident
             | EntityKind::Referral
             | EntityKind::ReferralStep

@@ -23,6 +23,9 @@ pub struct PartnerServiceView {
     pub opening_hours: Option<String>,
     /// The broad area it serves.
     pub area: Option<String>,
+    /// Whether it is an organisation on Outpost: referrals sent to it reach
+    /// its inbox (linked by an admin, with a code from the partner).
+    pub on_outpost: bool,
     /// Bumped on every change.
     pub version: i64,
     /// Set when archived.
@@ -43,6 +46,7 @@ impl From<partner_service::Model> for PartnerServiceView {
             contact_route: m.contact_route,
             opening_hours: m.opening_hours,
             area: m.area,
+            on_outpost: m.linked_organisation_id.is_some(),
             version: m.version,
             archived_at: m.archived_at,
             created_at: m.created_at,

@@ -6,14 +6,14 @@
 //! running the job at once change each referral once.
 
 use chrono::{DateTime, Utc};
-use outpost_entity::{referral, referral_step};
+use outpost_entity::{referral, referral_share, referral_step};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::{lifecycle, settle};
+use super::{lifecycle, settle, sharing};
 use crate::{
     domain::stored_name,
     records::vocab::ReferralStatus,
@@ -27,6 +27,9 @@ pub struct DeadlineRun {
     pub overdue: u64,
     /// Referrals expired.
     pub expired: u64,
+    /// Referrals partners lost because consent lapsed or a revocation
+    /// dated ahead came to pass.
+    pub unshared: u64,
 }
 
 /// How many candidates one query takes; the run goes on until none are
@@ -71,7 +74,44 @@ pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Deadline
             break;
         }
     }
+    let live: Vec<(Uuid, Uuid)> = referral_share::Entity::find()
+        .select_only()
+        .column(referral_share::Column::ReferrerOrganisationId)
+        .column(referral_share::Column::ReferralId)
+        .filter(referral_share::Column::EndedAt.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (referrer, id) in live {
+        run.unshared += u64::from(retrying(|| unshare(db, referrer, id, now)).await?);
+    }
     Ok(run)
+}
+
+/// Ends a partner's sight of one referral if consent no longer covers it;
+/// answers whether it did.
+async fn unshare(
+    db: &DatabaseConnection,
+    organisation_id: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let txn = db.begin().await?;
+    let Some(current) = lock::<_, referral::Entity>(&txn, organisation_id, id).await? else {
+        return Ok(false);
+    };
+    if sharing::allowed(&txn, &current, now).await?.is_some() && current.deleted_at.is_none() {
+        return Ok(false);
+    }
+    let entries = sharing::refresh(&txn, &current, now).await?;
+    if entries.is_empty() {
+        return Ok(false);
+    }
+    let mut w = BatchWriter::default();
+    super::route(&mut w, organisation_id, entries);
+    w.finish(&txn, organisation_id).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Runs one referral's change again when it lost a race with another
@@ -172,6 +212,8 @@ async fn expire(
         appointment_at: None,
         flag: None,
         version: 1,
+        partner_organisation_id: None,
+        partner_user_id: None,
         recorded_by: None,
         device_id: None,
         created_at: Utc::now(),
@@ -192,8 +234,12 @@ async fn expire(
     let (site, owner, step_id) = (current.site_id, current.recorded_by, step.id);
     let mut w = BatchWriter::default();
     step.into_active_model().insert(&txn).await?;
-    settle::write(&txn, &mut w, current, steps, &walked, Utc::now()).await?;
+    let (saved, entries) = settle::write(&txn, current, steps, &walked, Utc::now()).await?;
+    for entry in entries {
+        w.change(entry);
+    }
     w.change(FeedEntry::upsert(EntityKind::ReferralStep, step_id, 1).at_site(site, owner));
+    super::route(&mut w, organisation_id, sharing::refresh(&txn, &saved, now).await?);
     w.finish(&txn, organisation_id).await?;
     txn.commit().await?;
     Ok(true)

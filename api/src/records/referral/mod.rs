@@ -8,8 +8,10 @@
 
 pub mod deadline_job;
 pub mod deadlines;
+pub mod inbox;
 pub mod lifecycle;
 mod settle;
+pub mod sharing;
 
 use crate::caller::Actor;
 use std::collections::BTreeMap;
@@ -140,7 +142,7 @@ fn check_step_fields(status: ReferralStatus, fields: &Map<String, Value>) -> Res
 
 fn referral_id(field: &str, value: &Value, ctx: &BatchContext) -> Result<Value, Rejection> {
     let id = super::fields::uuid(field, value)?;
-    if ctx.referrals.contains(&id) {
+    if ctx.referrals.contains(&id) || ctx.inbox.contains_key(&id) {
         Ok(Value::String(id.to_string()))
     } else {
         Err(Rejection::new(RejectionCode::UnknownReference, Some(field), "no such referral"))
@@ -229,6 +231,8 @@ impl SyncRecord for Referral {
             appointment_at: Set(None),
             flag: Set(None),
             version: Set(1),
+            partner_organisation_id: Set(None),
+            partner_user_id: Set(None),
             recorded_by: Set(actor.user_id),
             device_id: Set(actor.device_id),
             created_at: Set(now),
@@ -257,6 +261,7 @@ impl SyncRecord for Referral {
             let model = row.clone().try_into_model()?;
             may_send(db, &model, model.partner_service_id, occurred_at, Some("partner_service_id"))
                 .await?;
+            route(w, actor.organisation_id, sharing::refresh(db, &model, now).await?);
         }
         let site = uuid_of(&all, "site_id");
         let step_id = first_step.id.clone().unwrap();
@@ -291,13 +296,34 @@ impl SyncRecord for Referral {
         may_send(db, &after, partner, ctx.now, Some("partner_service_id")).await
     }
 
+    /// A partner it was shared with loses it.
     async fn deleted<C: ConnectionTrait>(
-        _db: &C,
+        db: &C,
         ctx: &mut BatchContext,
-        _w: &mut BatchWriter,
+        w: &mut BatchWriter,
         id: Uuid,
     ) -> Result<(), DbErr> {
         ctx.referrals.remove(&id);
+        let org = ctx.actor.organisation_id;
+        if let Some(deleted) = referral::Entity::find_by_id(id)
+            .filter(referral::Column::OrganisationId.eq(org))
+            .one(db)
+            .await?
+        {
+            route(w, org, sharing::refresh(db, &deleted, ctx.now).await?);
+        }
+        Ok(())
+    }
+
+    /// A partner it is shared with sees the edit (or loses it, moved to
+    /// another service).
+    async fn updated<C: ConnectionTrait>(
+        db: &C,
+        w: &mut BatchWriter,
+        saved: &referral::Model,
+    ) -> Result<(), DbErr> {
+        let entries = sharing::refresh(db, saved, chrono::Utc::now()).await?;
+        route(w, saved.organisation_id, entries);
         Ok(())
     }
 
@@ -359,31 +385,54 @@ impl SyncRecord for ReferralStep {
         )
         .map_err(|_| Rejection::invalid("status", "is required"))?;
         check_step_fields(status, &fields)?;
+        let referral_id = super::fields::uuid("referral_id", &fields["referral_id"])?;
+        // The writer's own referral, or one a partner sent to its inbox:
+        // then the step is the referrer's record, marked as the partner's.
+        let referrer = ctx.inbox.get(&referral_id).copied();
+        if referrer.is_some() && !PARTNER_MOVES.contains(&status) {
+            return Err(Rejection::new(
+                RejectionCode::Forbidden,
+                Some("status"),
+                "a partner acknowledges, accepts or declines, books and records attendance; \
+                 the referrer sends, withdraws and closes",
+            )
+            .into());
+        }
+        let owner_org = referrer.unwrap_or(actor.organisation_id);
         w.flush_records(db).await?;
         let mut step = referral_step::ActiveModel {
             id: Set(id),
-            organisation_id: Set(actor.organisation_id),
-            recorded_by: Set(actor.user_id),
-            device_id: Set(actor.device_id),
+            organisation_id: Set(owner_org),
+            recorded_by: Set(actor.user_id.filter(|_| referrer.is_none())),
+            device_id: Set(actor.device_id.filter(|_| referrer.is_none())),
+            partner_organisation_id: Set(referrer.map(|_| actor.organisation_id)),
+            partner_user_id: Set(actor.user_id.filter(|_| referrer.is_some())),
             created_at: Set(now),
             flag: Set(None),
             version: Set(1),
             ..Default::default()
         };
         row::set_fields(&mut step, STEP_SPECS, &fields)?;
-        let referral_id = step.referral_id.clone().unwrap();
-        let Some(current) =
-            lock::<_, referral::Entity>(db, actor.organisation_id, referral_id).await?
-        else {
-            return Err(ApplyError::Rejected(Rejection::new(
+        let unknown = || {
+            ApplyError::Rejected(Rejection::new(
                 RejectionCode::UnknownReference,
                 Some("referral_id"),
                 "no such referral",
-            )));
+            ))
         };
+        let Some(current) = lock::<_, referral::Entity>(db, owner_org, referral_id).await? else {
+            return Err(unknown());
+        };
+        // A partner's sight of it ends the moment consent does.
+        if referrer.is_some()
+            && (current.deleted_at.is_some()
+                || sharing::allowed(db, &current, now).await?.is_none())
+        {
+            return Err(unknown());
+        }
         // The referral is locked: its steps cannot change under the walk.
         let mut steps = referral_step::Entity::find()
-            .filter(referral_step::Column::OrganisationId.eq(actor.organisation_id))
+            .filter(referral_step::Column::OrganisationId.eq(owner_org))
             .filter(referral_step::Column::ReferralId.eq(referral_id))
             .all(db)
             .await?;
@@ -393,23 +442,60 @@ impl SyncRecord for ReferralStep {
         let walked = lifecycle::walk(&steps.iter().map(settle::step_of).collect::<Vec<_>>());
         let place = steps.iter().position(|s| s.id == id).unwrap_or_default();
         if let Some(refusal) = &walked.flags[place] {
-            let at = if place + 1 == steps.len() { "now" } else { "at its time" };
-            return Err(Rejection::new(
-                RejectionCode::IllegalStep,
-                Some("status"),
-                format!("{refusal} (the referral's status {at})"),
-            )
-            .into());
+            // A REST caller acts on the status it reads: refused. A device
+            // acted on what it held offline, and whatever order phones sync
+            // in must give the same steps: kept, flagged for a manager.
+            if ctx.online {
+                let at = if place + 1 == steps.len() { "now" } else { "at its time" };
+                return Err(Rejection::new(
+                    RejectionCode::IllegalStep,
+                    Some("status"),
+                    format!("{refusal} (the referral's status {at})"),
+                )
+                .into());
+            }
+            step.flag = Set(Some(refusal.clone()));
+            steps[place].flag = Some(refusal.clone());
         }
+        // Checked even when flagged: a late step may make it follow.
         if status == ReferralStatus::Sent {
             let at = steps[place].occurred_at;
             may_send(db, &current, current.partner_service_id, at, None).await?;
         }
         step.insert(db).await?;
         let (site, owner) = (current.site_id, current.recorded_by);
-        settle::write(db, w, current, steps, &walked, now).await?;
-        w.change(FeedEntry::upsert(EntityKind::ReferralStep, id, 1).at_site(site, owner));
+        let (saved, mut entries) = settle::write(db, current, steps, &walked, now).await?;
+        entries.push(FeedEntry::upsert(EntityKind::ReferralStep, id, 1).at_site(site, owner));
+        for entry in entries {
+            match referrer {
+                Some(referrer) => w.change_in(referrer, entry),
+                None => w.change(entry),
+            }
+        }
+        route(w, actor.organisation_id, sharing::refresh(db, &saved, now).await?);
         Ok(())
+    }
+}
+
+/// The moves a partner records from its inbox.
+const PARTNER_MOVES: [ReferralStatus; 6] = [
+    ReferralStatus::Acknowledged,
+    ReferralStatus::Accepted,
+    ReferralStatus::Declined,
+    ReferralStatus::AppointmentBooked,
+    ReferralStatus::Attended,
+    ReferralStatus::DidNotAttend,
+];
+
+/// Queues feed entries for the organisations they belong to (`own`: the
+/// writer's).
+pub(crate) fn route(w: &mut BatchWriter, own: Uuid, entries: Vec<sharing::ForeignEntry>) {
+    for (organisation_id, entry) in entries {
+        if organisation_id == own {
+            w.change(entry);
+        } else {
+            w.change_in(organisation_id, entry);
+        }
     }
 }
 
@@ -493,9 +579,12 @@ crate::declare_view! {
         /// it and it no longer follows (``accepted` cannot follow
         /// `withdrawn``): kept, skipped by the status, for a manager.
         pub flag: Option<String>,
-        /// Who recorded it.
+        /// Who recorded it (none for the server's and a partner's steps).
         pub recorded_by: Option<Uuid>,
-        /// The device it was recorded on (none for the server's steps).
+        /// The device it was recorded on (none for the server's and a
+        /// partner's steps).
         pub device_id: Option<Uuid>,
+        /// The partner organisation that recorded it, from its inbox.
+        pub partner_organisation_id: Option<Uuid>,
     }
 }

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     domain::{parse_stored, stored_name},
     records::vocab::ReferralStatus,
-    sync::{EntityKind, feed::FeedEntry, writer::BatchWriter},
+    sync::{EntityKind, feed::FeedEntry},
 };
 
 /// A stored step as the walk reads it.
@@ -104,16 +104,17 @@ impl Derived {
 }
 
 /// Writes the walk of `steps` (stored, sorted, flags as stored): the flags
-/// that changed and the referral when what it derives changed.
+/// that changed and the referral when what it derives changed. Answers the
+/// referral as it now stands and the entries for its organisation's feed.
 pub(super) async fn write<C: ConnectionTrait>(
     db: &C,
-    w: &mut BatchWriter,
     current: referral::Model,
     steps: Vec<referral_step::Model>,
     walked: &Walked,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(referral::Model, Vec<FeedEntry>), DbErr> {
     let (site, owner) = (current.site_id, current.recorded_by);
+    let mut entries = Vec::new();
     for (step, flag) in steps.into_iter().zip(&walked.flags) {
         if step.flag == *flag {
             continue;
@@ -123,18 +124,18 @@ pub(super) async fn write<C: ConnectionTrait>(
         active.flag = Set(flag.clone());
         active.version = Set(version);
         active.update(db).await?;
-        w.change(FeedEntry::upsert(EntityKind::ReferralStep, id, version).at_site(site, owner));
+        entries.push(FeedEntry::upsert(EntityKind::ReferralStep, id, version).at_site(site, owner));
     }
     let derived = Derived::of(db, (current.organisation_id, &current.urgency), walked).await?;
     if derived == Derived::stored(&current) {
-        return Ok(());
+        return Ok((current, entries));
     }
     let (id, version) = (current.id, current.version + 1);
     let mut active = current.into_active_model();
     derived.set(&mut active);
     active.version = Set(version);
     active.updated_at = Set(now);
-    active.update(db).await?;
-    w.change(FeedEntry::upsert(EntityKind::Referral, id, version).at_site(site, owner));
-    Ok(())
+    let saved = active.update(db).await?;
+    entries.push(FeedEntry::upsert(EntityKind::Referral, id, version).at_site(site, owner));
+    Ok((saved, entries))
 }

@@ -116,6 +116,7 @@ pub async fn create(
         contact_route: Set(contact_route),
         opening_hours: Set(opening_hours),
         area: Set(area),
+        linked_organisation_id: Set(None),
         version: Set(1),
         archived_at: Set(None),
         created_at: Set(now),
