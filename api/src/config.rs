@@ -52,6 +52,30 @@ pub struct Config {
     pub password_hashing: PasswordHashing,
     /// Limits on connections and slow clients.
     pub connections: ConnectionLimits,
+    /// Webhook deliveries to organisations' endpoints.
+    pub webhooks: WebhookConfig,
+}
+
+/// Where webhooks may go, how they are signed, how hard they are retried.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WebhookConfig {
+    /// The hosts (names or addresses, as written in the URL) endpoints may
+    /// point at; none by default. The operator's list: an organisation
+    /// cannot send the server's requests anywhere else (its own network).
+    pub allowed_hosts: Vec<String>,
+    /// The key every endpoint's signing secret is derived from (any text,
+    /// long and random; the same on every instance). Unset: a key kept in
+    /// `data_dir/webhook-signing.key`, right for a single instance only.
+    pub signing_key: Option<String>,
+    /// How often each instance looks for deliveries due, in milliseconds.
+    pub poll_ms: u64,
+    /// How long one attempt may take, in milliseconds.
+    pub timeout_ms: u64,
+    /// The first retry's delay, in milliseconds; each next one doubles (at
+    /// most an hour), with up to half again of random jitter.
+    pub retry_base_ms: u64,
+    /// How long a delivery is retried before it is marked failed, seconds.
+    pub retry_for_secs: u64,
 }
 
 /// What one client can hold of the server: connections, and time.
@@ -153,6 +177,14 @@ impl Default for Config {
                 body_timeout_secs: 30,
                 request_timeout_secs: 60,
             },
+            webhooks: WebhookConfig {
+                allowed_hosts: Vec::new(),
+                signing_key: None,
+                poll_ms: 1000,
+                timeout_ms: 5000,
+                retry_base_ms: 10_000,
+                retry_for_secs: 24 * 3600,
+            },
         }
     }
 }
@@ -189,7 +221,11 @@ impl Config {
         let mut out = Vec::new();
         walk("OUTPOST_", &serde_json::to_value(Config::default()).unwrap_or_default(), &mut out);
         // Unset by default, so absent from the serialised defaults.
-        out.extend(["OUTPOST_DATABASE_URL".to_owned(), "OUTPOST_REDIS_URL".to_owned()]);
+        out.extend([
+            "OUTPOST_DATABASE_URL".to_owned(),
+            "OUTPOST_REDIS_URL".to_owned(),
+            "OUTPOST_WEBHOOKS__SIGNING_KEY".to_owned(),
+        ]);
         out.sort();
         out.dedup();
         out
@@ -230,6 +266,7 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = Some(redact_url(&self.effective_database_url()));
         shown.redis_url = self.redis_url.as_deref().map(redact_url);
+        shown.webhooks.signing_key = self.webhooks.signing_key.as_ref().map(|_| "***".into());
         toml_string(&shown)
     }
 }

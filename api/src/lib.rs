@@ -26,3 +26,4 @@ pub mod stock;
 pub mod sync;
 pub mod telemetry;
 pub mod text;
+pub mod webhooks;

@@ -29,9 +29,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         reads,
         cache,
         local_counters: MemoryCache::new(&config.redis_key_prefix),
-        config: Arc::new(config),
         metrics: Metrics::new(),
         clock: Default::default(),
+        webhook_key: webhook_key(&config)?,
+        config: Arc::new(config),
     })
 }
 
@@ -44,6 +45,11 @@ pub async fn serve(
     crate::allocator::return_freed_memory();
     spawn_tombstone_purge(state.clone());
     spawn_referral_deadlines(state.clone());
+    crate::webhooks::worker::spawn(crate::webhooks::worker::Deliverer::new(
+        state.db.clone(),
+        state.webhook_key,
+        state.config.webhooks.clone(),
+    ));
     let limits = state.config.connections.clone();
     let acceptor = http::connection::GuardedAcceptor::new(
         TcpAcceptor::from_tokio(listener)?,
@@ -101,4 +107,30 @@ fn spawn_referral_deadlines(state: AppState) {
             }
         }
     });
+}
+
+/// The webhook signing key: the configured one, else one kept in the data
+/// directory (made on first start; right for a single instance only).
+fn webhook_key(config: &Config) -> anyhow::Result<[u8; 32]> {
+    if let Some(text) = &config.webhooks.signing_key {
+        return Ok(crate::webhooks::signing::key_of(text));
+    }
+    let path = config.data_dir.join("webhook-signing.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(crate::webhooks::signing::key_of(text.trim()));
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let text = crate::secrets::new_secret("");
+    write_private(&path, &text)?;
+    Ok(crate::webhooks::signing::key_of(&text))
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The time deadlines are measured against.
     pub clock: crate::clock::Clock,
+    /// The key webhook endpoints' signing secrets derive from.
+    pub webhook_key: [u8; 32],
 }
 
 impl AppState {

@@ -54,6 +54,7 @@ from outpost_client.models import (
     CreateReferralStepFields,
     CreateStockEntryFields,
     FieldValues,
+    InboxReferralChange,
     IncidentChange,
     IncidentMutation,
     IncidentMutationEntity,
@@ -143,6 +144,7 @@ SyncChange = (
     | StockThresholdChange
     | ConsentChange
     | ConsentRevocationChange
+    | InboxReferralChange
 )
 
 BASE_URL = os.environ.get("OUTPOST_URL", "http://127.0.0.1:8080")

@@ -36,3 +36,6 @@ pub mod sync_counter;
 pub mod sync_mutation;
 pub mod user;
 pub mod user_site;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

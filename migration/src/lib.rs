@@ -23,6 +23,7 @@ mod m20261204_000001_add_referral_lifecycle;
 mod m20261204_000002_create_referral_deadlines;
 mod m20261204_000003_create_consents;
 mod m20261204_000004_create_partner_inbox;
+mod m20261204_000005_create_webhooks;
 mod schema_helpers;
 
 /// The ordered list of Outpost's migrations.
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_create_referral_deadlines::Migration),
             Box::new(m20261204_000003_create_consents::Migration),
             Box::new(m20261204_000004_create_partner_inbox::Migration),
+            Box::new(m20261204_000005_create_webhooks::Migration),
         ]
     }
 }

@@ -189,6 +189,9 @@ pub async fn fresh_storage() -> (Config, Storage) {
         assert_redis_answers(&redis_url).await;
         config.redis_url = Some(redis_url);
     }
+    // A key of the test's own (a key file in the data directory would land
+    // in the working directory on Postgres runs).
+    config.webhooks.signing_key = Some(format!("test-key-{id}"));
     let cache = config.redis_url.is_some().then(|| config.clone());
     (config, Storage { cleanup, cache })
 }
@@ -271,6 +274,18 @@ impl TestApp {
             Cache::Redis(_) => None,
         };
         start(self.config.clone(), shared, Cleanup::None).await
+    }
+
+    /// [`TestApp::spawn_sibling`] with its configuration adjusted by
+    /// `customize` (a later instance with other settings: a restart).
+    pub async fn spawn_sibling_with(&self, customize: impl FnOnce(&mut Config)) -> TestApp {
+        let shared = match &self.state.cache {
+            Cache::Memory(_) => Some(self.state.cache.clone()),
+            Cache::Redis(_) => None,
+        };
+        let mut config = self.config.clone();
+        customize(&mut config);
+        start(config, shared, Cleanup::None).await
     }
 
     /// Loads the demo organisation.

@@ -33,4 +33,5 @@ mod api {
     mod tenancy;
     mod typed_push;
     mod users;
+    mod webhooks;
 }

@@ -137,6 +137,7 @@ const CLOSED: &[fn() -> Cow<'static, str>] = &[
     <super::stock::UpdateStockThreshold as Type>::name,
     <super::referral_oversight::SetReferralDeadline as Type>::name,
     <super::inbox::LinkPartnerService as Type>::name,
+    <super::webhooks::CreateWebhookEndpoint as Type>::name,
 ];
 
 /// The type of the [`closed`] marker; no schema has it.

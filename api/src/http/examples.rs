@@ -145,6 +145,10 @@ pub fn request_example(name: &str) -> Option<Value> {
             "occurred_at": "2026-12-02T09:30:00Z",
             "note": "Referral form emailed to the service",
         }),
+        "CreateWebhookEndpoint" => json!({
+            "url": "https://hooks.example.org/outpost",
+            "events": ["referral_sent", "referral_step"],
+        }),
         "LinkPartnerService" => json!({
             "code": "oplk_5f2c9a0e7b1d4c3a9e8f6b2d1c0a7e4f5b3d2c1a0e9f8b7c6d5e4f3a2b1c0d9e",
         }),

@@ -33,6 +33,7 @@ pub mod sync;
 pub mod sync_wire;
 pub mod system;
 pub mod users;
+pub mod webhooks;
 
 use poem::{EndpointExt, Route, get, handler, middleware::CatchPanic, web::Data};
 use poem_openapi::{OpenApiService, Tags};
@@ -60,6 +61,8 @@ pub enum ApiTags {
     Reference,
     /// Stock: locations, the ledger, on-hand.
     Stock,
+    /// Webhooks: referral events for partners not on Outpost.
+    Webhooks,
     /// Sites: day centres, hostels, shelters, teams, vans.
     Sites,
     /// Staff accounts.
@@ -79,13 +82,14 @@ pub enum ApiTags {
 /// The tags in the order a newcomer needs them (the docs page shows them
 /// so): signing in and syncing first, administration last. poem-openapi
 /// sorts them by name; `spec_json` puts them in this order.
-const TAG_ORDER: [&str; 14] = [
+const TAG_ORDER: [&str; 15] = [
     "Auth",
     "Me",
     "Sync",
     "Records",
     "Referrals",
     "Stock",
+    "Webhooks",
     "Reference",
     "Sites",
     "Users",
@@ -129,7 +133,7 @@ pub type RecordApis = (
 );
 
 /// The audit trail and health.
-pub type OperationsApis = (audit::AuditApi, system::SystemApi);
+pub type OperationsApis = (audit::AuditApi, system::SystemApi, webhooks::WebhooksApi);
 
 /// The OpenAPI service (the spec and the routes). The spec is corrected for
 /// client generators (see [`client_ready`]).

@@ -207,6 +207,8 @@ const SAME_ORG_REFERENCES: &[(&str, &str, &str, &str)] = &[
     ("consents", "recorded_by", "users", "consent's recorder"),
     ("consent_revocations", "consent_id", "consents", "revocation's consent"),
     ("consent_revocations", "person_id", "persons", "revocation's person"),
+    ("webhook_deliveries", "endpoint_id", "webhook_endpoints", "webhook delivery's endpoint"),
+    ("webhook_attempts", "delivery_id", "webhook_deliveries", "webhook attempt's delivery"),
 ];
 
 /// Runs every check against `db` (SQLite or Postgres). Read-only.

@@ -18,6 +18,7 @@ pub mod sites;
 pub mod stock;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 
 use crate::error::ApiError;
 

@@ -175,6 +175,19 @@ async fn every_check_fails_when_its_rule_is_broken() {
         ("UPDATE referral_steps SET flag = 'made up'", vec![], &["referrals.steps_flagged"]),
         ("UPDATE consents SET revoked_at = NULL", vec![], &["consents.revoked_at_earliest"]),
         (
+            "INSERT INTO webhook_deliveries (id, organisation_id, endpoint_id, event, payload, \
+             status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'referral_sent', \
+             '{}', 'failed', 1, '2026-12-01T00:00:00+00:00', '2026-12-01T00:00:00+00:00')",
+            vec![s(), o(), Value::from(Uuid::now_v7())],
+            &["tenancy.webhook_deliveries.endpoint_id"],
+        ),
+        (
+            "INSERT INTO webhook_attempts (id, organisation_id, delivery_id, attempted_at, \
+             latency_ms) VALUES (?, ?, ?, '2026-12-01T00:00:00+00:00', 5)",
+            vec![s(), o(), Value::from(Uuid::now_v7())],
+            &["tenancy.webhook_attempts.delivery_id"],
+        ),
+        (
             // An inbox row for a referral that was never sent to its holder.
             "INSERT INTO referral_shares (organisation_id, referral_id, referrer_organisation_id, \
              partner_service_id, person_id, identifiable, version, shared_at) \

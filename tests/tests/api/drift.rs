@@ -117,6 +117,9 @@ fn entities() -> Vec<EntityShape> {
         sync_mutation,
         user,
         user_site,
+        webhook_attempt,
+        webhook_delivery,
+        webhook_endpoint,
     ]
 }
 

@@ -103,6 +103,9 @@ const CLASSIFICATION: &[(&str, Placement)] = &[
         ),
     ),
     ("referral_shares", PerOrganisation),
+    ("webhook_endpoints", PerOrganisation),
+    ("webhook_deliveries", PerOrganisation),
+    ("webhook_attempts", PerOrganisation),
     // Reference data in the product's sense (catalogues a device validates
     // against), but each organisation edits its own: sharded, not shared.
     ("kit_items", PerOrganisation),
@@ -260,6 +263,9 @@ const EXCEPTIONS: &[Exception] = &[
     except("referral_steps", Key(&["id"]), RECORD_ID),
     except("consents", Key(&["id"]), RECORD_ID),
     except("consent_revocations", Key(&["id"]), RECORD_ID),
+    except("webhook_endpoints", Key(&["id"]), RECORD_ID),
+    except("webhook_deliveries", Key(&["id"]), RECORD_ID),
+    except("webhook_attempts", Key(&["id"]), RECORD_ID),
     except(
         "referral_steps",
         ForeignKey(&["referral_id"], "referrals"),

@@ -233,8 +233,9 @@ async fn expire(
     }
     let (site, owner, step_id) = (current.site_id, current.recorded_by, step.id);
     let mut w = BatchWriter::default();
-    step.into_active_model().insert(&txn).await?;
+    let stored = step.into_active_model().insert(&txn).await?;
     let (saved, entries) = settle::write(&txn, current, steps, &walked, Utc::now()).await?;
+    super::announce(&txn, &saved, &stored, now).await?;
     for entry in entries {
         w.change(entry);
     }

@@ -262,6 +262,8 @@ impl SyncRecord for Referral {
             may_send(db, &model, model.partner_service_id, occurred_at, Some("partner_service_id"))
                 .await?;
             route(w, actor.organisation_id, sharing::refresh(db, &model, now).await?);
+            let first = first_step.clone().try_into_model()?;
+            announce(db, &model, &first, now).await?;
         }
         let site = uuid_of(&all, "site_id");
         let step_id = first_step.id.clone().unwrap();
@@ -462,9 +464,10 @@ impl SyncRecord for ReferralStep {
             let at = steps[place].occurred_at;
             may_send(db, &current, current.partner_service_id, at, None).await?;
         }
-        step.insert(db).await?;
+        let stored = step.insert(db).await?;
         let (site, owner) = (current.site_id, current.recorded_by);
         let (saved, mut entries) = settle::write(db, current, steps, &walked, now).await?;
+        announce(db, &saved, &stored, now).await?;
         entries.push(FeedEntry::upsert(EntityKind::ReferralStep, id, 1).at_site(site, owner));
         for entry in entries {
             match referrer {
@@ -475,6 +478,51 @@ impl SyncRecord for ReferralStep {
         route(w, actor.organisation_id, sharing::refresh(db, &saved, now).await?);
         Ok(())
     }
+}
+
+/// What a webhook says of a referral's step: the referral's state and the
+/// step, never the person nor the referral's free text.
+pub(crate) fn webhook_data(referral: &referral::Model, step: &referral_step::Model) -> Value {
+    json!({
+        "referral": {
+            "id": referral.id,
+            "partner_service_id": referral.partner_service_id,
+            "service_type": referral.service_type,
+            "urgency": referral.urgency,
+            "status": referral.status,
+            "sent_at": referral.sent_at.map(|t| t.to_rfc3339()),
+            "respond_by": referral.respond_by.map(|t| t.to_rfc3339()),
+        },
+        "step": {
+            "id": step.id,
+            "status": step.status,
+            "occurred_at": step.occurred_at.to_rfc3339(),
+            "reason": step.reason,
+            "outcome": step.outcome,
+            "appointment_at": step.appointment_at.map(|t| t.to_rfc3339()),
+            "by_partner": step.partner_organisation_id.is_some(),
+        },
+    })
+}
+
+/// Queues the webhooks of a step that moved a sent referral (a flagged
+/// step moved nothing).
+pub(crate) async fn announce<C: ConnectionTrait>(
+    db: &C,
+    referral: &referral::Model,
+    step: &referral_step::Model,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if step.flag.is_some() || referral.sent_at.is_none() {
+        return Ok(());
+    }
+    let event = if step.status == crate::domain::stored_name(&ReferralStatus::Sent) {
+        crate::webhooks::WebhookEvent::ReferralSent
+    } else {
+        crate::webhooks::WebhookEvent::ReferralStep
+    };
+    let data = webhook_data(referral, step);
+    crate::webhooks::enqueue(db, referral.organisation_id, event, data, now).await
 }
 
 /// The moves a partner records from its inbox.
