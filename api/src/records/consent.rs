@@ -11,7 +11,7 @@ use outpost_entity::{consent, consent_revocation};
 use poem_openapi::types::ToJSON;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, Set,
+    QueryFilter, QuerySelect, Set,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -144,9 +144,12 @@ pub async fn covers<C: ConnectionTrait>(
     partner_service_id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
+    // Shared locks (Postgres): a revocation committing meanwhile holds its
+    // consent exclusively, so the send waits for it and reads it revoked.
     let consents = consent::Entity::find()
         .filter(consent::Column::OrganisationId.eq(organisation_id))
         .filter(consent::Column::PersonId.eq(person_id))
+        .lock_shared()
         .all(db)
         .await?;
     Ok(consents.iter().any(|c| in_force(c, at) && shares_with(c, partner_service_id)))

@@ -148,6 +148,13 @@ async fn a_referral_goes_to_a_partner_only_under_consent_covering_it_when_sent()
         })
         .await;
     assert_eq!(moved.assert_problem(409, "consent_required")["field"], "partner_service_id");
+    // The same from a phone, merged from an older version: refused too.
+    let mut phone = Device::sign_in(&app, "worker1@demo.outpost.test").await;
+    phone.pull(&app).await;
+    phone.update("referral", referral, json!({ "partner_service_id": third }));
+    let results = phone.push(&app).await;
+    assert_eq!(results[0]["status"], "rejected", "{results:?}");
+    assert_eq!(results[0]["problem"]["code"], "consent_required");
 
     // `consent_to_share: false` is never sent, whatever the records say.
     let unwilling = Uuid::now_v7();
