@@ -212,7 +212,8 @@ impl SyncRecord for Consent {
         // Referrals already sent may now reach their partner.
         w.flush_records(db).await?;
         let org = actor.organisation_id;
-        let shared = super::referral::sharing::refresh_person(db, org, person, now).await?;
+        let theirs = outpost_entity::referral::Column::PersonId.eq(person);
+        let shared = super::referral::sharing::refresh_all(db, org, theirs, now).await?;
         super::referral::route(w, org, shared);
         Ok(())
     }
@@ -283,7 +284,8 @@ impl SyncRecord for ConsentRevocation {
         }
         w.change(FeedEntry::upsert(EntityKind::ConsentRevocation, id, 1));
         // Partners lose at once what the consent let them see.
-        let ended = super::referral::sharing::refresh_person(db, org, person, now).await?;
+        let theirs = outpost_entity::referral::Column::PersonId.eq(person);
+        let ended = super::referral::sharing::refresh_all(db, org, theirs, now).await?;
         super::referral::route(w, org, ended);
         Ok(())
     }

@@ -98,7 +98,8 @@ pub async fn set_link(
         id,
         version,
     ));
-    route(&mut w, org, sharing::refresh_service(&txn, org, id, now).await?);
+    let sent_to_it = outpost_entity::referral::Column::PartnerServiceId.eq(id);
+    route(&mut w, org, sharing::refresh_all(&txn, org, sent_to_it, now).await?);
     w.finish(&txn, org).await?;
     txn.commit().await?;
     Ok(saved)

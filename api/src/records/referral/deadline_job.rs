@@ -96,11 +96,23 @@ async fn unshare(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
+    // Nearly every share is still covered: read first, and lock only the
+    // referrals that lost their consent, not every shared one every run.
+    let Some(unlocked) = referral::Entity::find_by_id(id)
+        .filter(referral::Column::OrganisationId.eq(organisation_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    if still_shared(db, &unlocked, now).await? {
+        return Ok(false);
+    }
     let txn = db.begin().await?;
     let Some(current) = lock::<_, referral::Entity>(&txn, organisation_id, id).await? else {
         return Ok(false);
     };
-    if sharing::allowed(&txn, &current, now).await?.is_some() && current.deleted_at.is_none() {
+    if still_shared(&txn, &current, now).await? {
         return Ok(false);
     }
     let entries = sharing::refresh(&txn, &current, now).await?;
@@ -112,6 +124,15 @@ async fn unshare(
     w.finish(&txn, organisation_id).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// Whether a partner may still see `referral` at `now`.
+async fn still_shared<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    referral: &referral::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    Ok(referral.deleted_at.is_none() && sharing::allowed(db, referral, now).await?.is_some())
 }
 
 /// Runs one referral's change again when it lost a race with another

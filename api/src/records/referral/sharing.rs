@@ -146,40 +146,20 @@ pub async fn refresh<C: ConnectionTrait>(
     Ok(entries)
 }
 
-/// [`refresh`] for every live referral of `person_id` that names a partner
-/// service (a consent of theirs was recorded or revoked).
-pub async fn refresh_person<C: ConnectionTrait>(
+/// [`refresh`] for every sent referral of the organisation that meets
+/// `which` (a person's, after a consent of theirs was recorded or revoked;
+/// a partner service's, after it was linked or unlinked).
+pub async fn refresh_all<C: ConnectionTrait>(
     db: &C,
     organisation_id: Uuid,
-    person_id: Uuid,
+    which: sea_orm::sea_query::SimpleExpr,
     now: DateTime<Utc>,
 ) -> Result<Vec<ForeignEntry>, DbErr> {
     let referrals = referral::Entity::find()
         .filter(referral::Column::OrganisationId.eq(organisation_id))
-        .filter(referral::Column::PersonId.eq(person_id))
         .filter(referral::Column::PartnerServiceId.is_not_null())
         .filter(referral::Column::SentAt.is_not_null())
-        .all(db)
-        .await?;
-    let mut entries = Vec::new();
-    for referral in &referrals {
-        entries.extend(refresh(db, referral, now).await?);
-    }
-    Ok(entries)
-}
-
-/// [`refresh`] for every referral sent to `partner_service_id` (it was
-/// linked or unlinked).
-pub async fn refresh_service<C: ConnectionTrait>(
-    db: &C,
-    organisation_id: Uuid,
-    partner_service_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Vec<ForeignEntry>, DbErr> {
-    let referrals = referral::Entity::find()
-        .filter(referral::Column::OrganisationId.eq(organisation_id))
-        .filter(referral::Column::PartnerServiceId.eq(partner_service_id))
-        .filter(referral::Column::SentAt.is_not_null())
+        .filter(which)
         .all(db)
         .await?;
     let mut entries = Vec::new();
